@@ -1,0 +1,23 @@
+"""moto settings that must be in the environment before moto is first imported.
+
+moto reads several settings once, at import time; the server applies these first.
+"""
+
+from __future__ import annotations
+
+import os
+
+MOTO_ENVIRONMENT: dict[str, str] = {
+    # AWS managed policies (SystemAdministrator, ReadOnlyAccess, …) exist in every account.
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    # moto's own IAM enforcement stays off: fidelity/iam_enforcement.py authorizes instead.
+    "INITIAL_NO_AUTH_ACTION_COUNT": "inf",
+    # Lambda functions run through fidelity/lambda_runtime.py, never Docker.
+    "MOTO_DOCKER_LAMBDA_IMAGE": "",
+}
+
+
+def apply() -> None:
+    """Put the settings into os.environ; must run before `import moto`."""
+    for key, value in MOTO_ENVIRONMENT.items():
+        os.environ[key] = value
