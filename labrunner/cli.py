@@ -1,4 +1,5 @@
 """Placeholder until the engine CLI lands."""
+
 from __future__ import annotations
 
 

@@ -19,9 +19,7 @@ SERVICE_NAME = "labrunner-local"
 ADMIN_PREFIX = "/_labrunner/"
 
 
-def json_response(
-    start_response: Callable[..., Any], status: str, body: dict[str, Any]
-) -> Iterable[bytes]:
+def json_response(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> Iterable[bytes]:
     payload = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]
@@ -52,7 +50,9 @@ class LocalAWSApp:
             return self.admin(path[len(ADMIN_PREFIX) :], environ, start_response)
         return self.aws(environ, start_response)
 
-    def admin(self, name: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def admin(
+        self, name: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if name == "health":
             return json_response(

@@ -103,7 +103,9 @@ def start(port: int) -> tuple[Endpoint, bool]:
             return Endpoint(url=f"http://{HOST}:{port}", port=port, pid=proc.pid), True
         time.sleep(0.05)
     proc.kill()
-    raise LocalServerError(f"the local AWS server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
+    raise LocalServerError(
+        f"the local AWS server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}"
+    )
 
 
 def stop(port: int, timeout: float = 15.0) -> bool:

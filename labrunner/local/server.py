@@ -46,7 +46,6 @@ def serve(port: int, *, quiet: bool = True) -> int:
         raise
     if port == 0:  # an ephemeral port was asked for: tell the caller which one
         hooks.port = server.server_port
-    server.daemon_threads = True
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         hooks.stopping.set()
