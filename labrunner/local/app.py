@@ -1,6 +1,7 @@
 """The WSGI application of the local AWS: moto's dispatcher, wrapped by the fidelity middleware.
 
-Admin endpoints under /_labrunner/ are the server's own (health, reset); everything else is AWS.
+Admin endpoints under /_labrunner/ are the server's own (health, reset, and whatever fidelity
+modules register with `register_admin_endpoint`); everything else is AWS.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import json
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from labrunner import __version__
@@ -17,6 +20,38 @@ from labrunner.local.hooks import ServerHooks, WSGIApp
 
 SERVICE_NAME = "labrunner-local"
 ADMIN_PREFIX = "/_labrunner/"
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """A request to an admin endpoint registered by a fidelity module."""
+
+    method: str
+    name: str  # the path after /_labrunner/, e.g. "s3/legacy-unencrypted"
+    query: dict[str, str]
+    body: bytes
+
+
+class AdminError(Exception):
+    """Raised by an admin handler: answered as JSON {"error": message} with this HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+AdminHandler = Callable[[AdminRequest], dict[str, Any]]
+_ADMIN_ENDPOINTS: dict[tuple[str, str], AdminHandler] = {}
+_HTTP_STATUS = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 409: "409 Conflict"}
+
+
+def register_admin_endpoint(method: str, name: str, handler: AdminHandler) -> None:
+    """Serve `METHOD /_labrunner/<name>` with handler (a fidelity module's own admin endpoint).
+
+    The handler returns the JSON body of a 200 answer, or raises AdminError.
+    """
+    _ADMIN_ENDPOINTS[(method.upper(), name)] = handler
 
 
 def json_response(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> Iterable[bytes]:
@@ -71,4 +106,25 @@ class LocalAWSApp:
             with self._reset_lock:
                 reset_all_accounts(self.hooks)
             return json_response(start_response, "200 OK", {"reset": True})
+        handler = _ADMIN_ENDPOINTS.get((method, name))
+        if handler is not None:
+            return self.call_registered(handler, method, name, environ, start_response)
         return json_response(start_response, "404 Not Found", {"error": f"no admin endpoint {name!r}"})
+
+    @staticmethod
+    def call_registered(
+        handler: AdminHandler,
+        method: str,
+        name: str,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            answer = handler(AdminRequest(method=method, name=name, query=query, body=body))
+        except AdminError as exc:
+            status = _HTTP_STATUS.get(exc.status, f"{exc.status} Error")
+            return json_response(start_response, status, {"error": exc.message})
+        return json_response(start_response, "200 OK", answer)
