@@ -1,7 +1,343 @@
-"""Placeholder until the engine CLI lands."""
+"""Command line: parse arguments → build a context → run → render → exit code (SPEC §3).
+
+Kept light at import time (no boto3, no rich) so that `labrunner --help` starts fast.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-def main() -> int:
+from labrunner import __version__
+from labrunner.errors import LabrunnerError, UsageError
+
+if TYPE_CHECKING:
+    from labrunner.context import Context
+    from labrunner.discovery import Catalogue
+    from labrunner.model import Report
+
+FORMATS = ("text", "json", "junit", "markdown")
+TARGETS = ("local", "aws")
+
+DESCRIPTION = """\
+Run and grade the AWS Serverless Security Immersion Day lab.
+
+The workload (S3 upload bucket -> SQS -> Lambda -> DynamoDB) is deployed insecure on purpose,
+then secured lab by lab. By default everything runs against an embedded local AWS on
+127.0.0.1 (no account needed); --target aws uses a real account.
+"""
+
+EPILOG = """\
+examples:
+  labrunner up                      deploy the workload and prove it works
+  labrunner check                   grade every lab (read-only), with a hint per unmet step
+  labrunner check lab2 --format json
+  labrunner solve lab3              do lab 3 as the lab text says, then verify it
+  labrunner explain lab2.access-logging
+  labrunner reset --dry-run         show what a reset would remove
+  labrunner --target aws --profile student1 check
+  labrunner class check --roster class.yaml --jobs 8
+
+exit codes: 0 no selected step failed or errored; 1 at least one did;
+            2 the command could not run as asked (bad input, no credentials, unreachable endpoint)
+"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options valid before or after the command. After-command copies use SUPPRESS so they
+    do not overwrite a value given before the command."""
+
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("common options")
+    group.add_argument(
+        "--target", choices=TARGETS, default=d(None), help="local (default; env LABRUNNER_TARGET) or aws"
+    )
+    group.add_argument("--profile", default=d(None), help="AWS profile (aws target)")
+    group.add_argument("--region", default=d(None), help="AWS region (default: AWS config, else us-east-1)")
+    group.add_argument("--stack-name", default=d(None), help="the workload's stack (default: immersion)")
+    group.add_argument("--format", choices=FORMATS, default=d(None), help="report format (default: text)")
+    group.add_argument("--output", type=Path, default=d(None), metavar="FILE", help="also write the report to FILE")
+    group.add_argument(
+        "--labs-dir", type=Path, action="append", default=d(None), metavar="DIR", help="extra step plugins"
+    )
+    group.add_argument("--port", type=int, default=d(None), help="local AWS port (env LABRUNNER_LOCAL_PORT)")
+    group.add_argument(
+        "--wait-scale",
+        type=float,
+        default=d(None),
+        metavar="X",
+        help="multiply every wait for AWS's eventual consistency by X (default 1)",
+    )
+    group.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="labrunner",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"labrunner {__version__}")
+    _common_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common_options(p, suppress=True)
+        return p
+
+    command("labs", "list the labs, their steps, titles and NIST controls")
+    p = command("explain", "what a step checks, why, how to do it in the console, and what solve does")
+    p.add_argument("step", metavar="STEP", help="a step id such as lab2.access-logging (or a lab id)")
+    command("up", "deploy the workload and prove it works (= solve setup)")
+    p = command("solve", "for each selected step: apply it (idempotent), then verify it")
+    p.add_argument("ids", nargs="*", metavar="ID", help="lab ids (lab2) or step ids (lab2.access-logging); none = all")
+    p = command("check", "verify only, read-only, with a hint for every unmet step")
+    p.add_argument("ids", nargs="*", metavar="ID", help="lab ids or step ids; none = all")
+    p.add_argument("--jobs", type=int, default=8, help="steps verified at once (default 8)")
+    p = command("reset", "remove everything the lab created, and nothing else")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = command("local", "the embedded local AWS server")
+    p.add_argument(
+        "action",
+        choices=("start", "stop", "status", "env", "serve"),
+        help="start/stop the background server, show its status, print export lines, or serve in the foreground",
+    )
+
+    p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
+    p.add_argument("action", choices=("check", "solve", "reset"))
+    p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
+    p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
+    p.add_argument("--jobs", type=int, default=4, help="students handled at once (default 4)")
+    p.add_argument("--dry-run", action="store_true", help="reset: print the plans and stop")
+    p.add_argument("--yes", action="store_true", help="reset: do not ask for confirmation")
+    return parser
+
+
+# -- option resolution --------------------------------------------------------------------------
+def _opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    value = getattr(args, name, None)
+    return default if value is None else value
+
+
+def target_kind(args: argparse.Namespace) -> str:
+    kind = _opt(args, "target") or os.environ.get("LABRUNNER_TARGET") or "local"
+    if kind not in TARGETS:
+        raise UsageError(f"LABRUNNER_TARGET must be one of {', '.join(TARGETS)}, not {kind!r}")
+    return str(kind)
+
+
+def local_port(args: argparse.Namespace) -> int:
+    from labrunner.local import state
+
+    port = _opt(args, "port")
+    if port is None:
+        return state.default_port()
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535, not {port}")
+    return int(port)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_catalogue(args: argparse.Namespace) -> Catalogue:
+    from labrunner.discovery import load_catalogue as load
+
+    return load(_opt(args, "labs_dir", []))
+
+
+def open_context(args: argparse.Namespace) -> Context:
+    from labrunner.aws.session import TargetSpec, open_target
+    from labrunner.context import Context, Settings
+
+    kind = target_kind(args)
+    spec = TargetSpec(
+        kind=kind,  # type: ignore[arg-type]
+        region=_opt(args, "region"),
+        profile=_opt(args, "profile"),
+        local_port=local_port(args) if kind == "local" else None,
+    )
+    if kind == "local" and spec.profile:
+        raise UsageError("--profile applies to --target aws only")
+    wait_scale = float(_opt(args, "wait_scale", 1.0))
+    if wait_scale <= 0:
+        raise UsageError(f"--wait-scale must be positive, not {wait_scale}")
+    stack_name = str(_opt(args, "stack_name", "immersion"))
+    if not stack_name or len(stack_name) > 128:
+        raise UsageError(f"--stack-name {stack_name!r} is not a valid stack name")
+    target = open_target(spec, notify=_stderr)
+    return Context(target, Settings(stack_name=stack_name, wait_scale=wait_scale))
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def make_listener(args: argparse.Namespace) -> Any:
+    from rich.console import Console
+
+    from labrunner.events import Listener
+    from labrunner.reporting.text import LiveListener, PlainListener
+
+    fmt = _opt(args, "format", "text")
+    if fmt != "text" and _opt(args, "output") is None:
+        return Listener()  # stdout carries the report itself
+    debug = bool(_opt(args, "debug", False))
+    console = Console(highlight=False)
+    if console.is_terminal:
+        return LiveListener(console, debug)
+    return PlainListener(Console(highlight=False, soft_wrap=True), debug)
+
+
+def emit_report(args: argparse.Namespace, report: Report) -> int:
+    from labrunner.reporting import render
+
+    fmt = _opt(args, "format", "text")
+    output = _opt(args, "output")
+    if output is not None:
+        try:
+            output.write_text(render(report, fmt))
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    elif fmt != "text":
+        sys.stdout.write(render(report, fmt))
+    return report.exit_code
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_labs(args: argparse.Namespace) -> int:
+    from labrunner.reporting.catalogue import print_catalogue
+
+    print_catalogue(load_catalogue(args), _opt(args, "format", "text"))
     return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from labrunner.reporting.catalogue import print_explanation
+
+    catalogue = load_catalogue(args)
+    steps = catalogue.select([args.step])
+    print_explanation(catalogue, steps)
+    return 0
+
+
+def _run(args: argparse.Namespace, mode: str, ids: Sequence[str]) -> int:
+    from labrunner.runner import Runner
+
+    catalogue = load_catalogue(args)
+    steps = catalogue.select(list(ids))
+    ctx = open_context(args)
+    runner = Runner(ctx, catalogue, make_listener(args), jobs=int(_opt(args, "jobs", 8)))
+    report = runner.solve(steps) if mode == "solve" else runner.check(steps)
+    return emit_report(args, report)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return _run(args, "solve", ["setup"])
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    return _run(args, "solve", args.ids)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    return _run(args, "check", args.ids)
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from labrunner.reset import run_reset_command
+
+    return run_reset_command(args, open_context)
+
+
+def cmd_class(args: argparse.Namespace) -> int:
+    from labrunner.classroom import run_class_command
+
+    return run_class_command(args)
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from labrunner.local import lifecycle
+
+    port = local_port(args)
+    if args.action == "serve":
+        from labrunner.local.server import serve
+
+        code = serve(port, quiet=not _opt(args, "debug", False))
+        if code:
+            raise UsageError(f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+        return 0
+    if args.action == "start":
+        endpoint, started = lifecycle.start(port)
+        verb = "started" if started else "already running"
+        print(f'local AWS {verb} on {endpoint.url} (pid {endpoint.pid}); `eval "$(labrunner local env)"` to use it')
+        return 0
+    if args.action == "stop":
+        print("local AWS stopped" if lifecycle.stop(port) else f"local AWS was not running on port {port}")
+        return 0
+    if args.action == "status":
+        running = lifecycle.status(port)
+        if running is None:
+            print(f"local AWS is not running on port {port}")
+            return 1
+        print(f"local AWS running on {running.url} (pid {running.pid})")
+        return 0
+    endpoint, started = lifecycle.start(port)  # env
+    if started:
+        _stderr(f"Started the local AWS on {endpoint.url}.")
+    print("\n".join(lifecycle.env_lines(endpoint)))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "labs": cmd_labs,
+    "explain": cmd_explain,
+    "up": cmd_up,
+    "solve": cmd_solve,
+    "check": cmd_check,
+    "reset": cmd_reset,
+    "local": cmd_local,
+    "class": cmd_class,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+        debug = bool(getattr(args, "debug", False))
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except LabrunnerError as exc:
+        if debug:
+            raise
+        _stderr(f"labrunner: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _stderr("labrunner: interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        _stderr(f"labrunner: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 2

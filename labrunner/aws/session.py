@@ -1,0 +1,167 @@
+"""The one place that turns a target into a boto3 session and makes clients (SPEC §2)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from labrunner import __version__
+from labrunner.aws.errors import error_code, is_credentials_error
+from labrunner.aws.readonly import make_read_only
+from labrunner.errors import TargetError, UsageError
+
+TargetKind = Literal["local", "aws"]
+DEFAULT_REGION = "us-east-1"
+ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
+
+# Throttling on real AWS is retried with jitter, adaptively (Sceptre's lesson).
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=90,
+    user_agent_extra=f"labrunner/{__version__}",
+)
+PREFLIGHT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=30)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What the user asked for on the command line (or one roster entry)."""
+
+    kind: TargetKind = "local"
+    region: str | None = None
+    profile: str | None = None
+    local_port: int | None = None
+    account: str | None = None  # local target: a 12-digit account inside the local server
+    role_arn: str | None = None  # assumed from the caller's credentials (class mode)
+
+
+@dataclass(frozen=True)
+class Identity:
+    account: str
+    arn: str
+
+
+class ClientFactory:
+    """Creates and caches one client per service; optionally read-only."""
+
+    def __init__(self, session: boto3.Session, region: str, endpoint_url: str | None, read_only: bool) -> None:
+        self.session = session
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.read_only = read_only
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            cached = self._clients.get(service)
+            if cached is None:
+                cached = self.session.client(
+                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
+                )
+                if self.read_only:
+                    make_read_only(cached)
+                self._clients[service] = cached
+            return cached
+
+    def twin(self, *, read_only: bool) -> ClientFactory:
+        return ClientFactory(self.session, self.region, self.endpoint_url, read_only)
+
+
+@dataclass(frozen=True)
+class OpenTarget:
+    kind: TargetKind
+    session: boto3.Session
+    region: str
+    endpoint_url: str | None
+    identity: Identity
+
+    def clients(self, *, read_only: bool = False) -> ClientFactory:
+        return ClientFactory(self.session, self.region, self.endpoint_url, read_only)
+
+
+def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[boto3.Session, str, str]:
+    from labrunner.local import lifecycle, state
+
+    port = spec.local_port or state.default_port()
+    endpoint, started = lifecycle.start(port)
+    if started:
+        notify(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).")
+    region = spec.region or endpoint.region
+    session = boto3.Session(
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+        region_name=region,
+    )
+    return session, region, endpoint.url
+
+
+def _assume(session: boto3.Session, region: str, endpoint_url: str | None, role_arn: str) -> boto3.Session:
+    sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=PREFLIGHT_CONFIG)
+    try:
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"labrunner-{__version__}")["Credentials"]
+    except ClientError as exc:
+        raise TargetError(f"cannot assume {role_arn}: {error_code(exc)}") from exc
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+
+
+def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: None) -> OpenTarget:
+    """Resolve credentials and region, start the local server if needed, and prove access."""
+    endpoint_url: str | None = None
+    try:
+        if spec.kind == "local":
+            session, region, endpoint_url = _local_session(spec, notify)
+        else:
+            session = boto3.Session(profile_name=spec.profile, region_name=spec.region)
+            region = session.region_name or DEFAULT_REGION
+            if session.get_credentials() is None:
+                raise TargetError(
+                    "no AWS credentials found: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/"
+                    "AWS_SECRET_ACCESS_KEY or `aws sso login`, or run against --target local"
+                )
+    except ProfileNotFound as exc:
+        raise TargetError(f"AWS profile {spec.profile!r} not found in your AWS config") from exc
+    role_arn = spec.role_arn
+    if spec.account:
+        if not (len(spec.account) == 12 and spec.account.isdigit()):
+            raise UsageError(f"account {spec.account!r} is not a 12-digit AWS account id")
+        role_arn = f"arn:aws:iam::{spec.account}:role/{ORG_ACCESS_ROLE}"
+    try:
+        if role_arn:
+            session = _assume(session, region, endpoint_url, role_arn)
+        sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=PREFLIGHT_CONFIG)
+        who = sts.get_caller_identity()
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise TargetError(f"no usable AWS credentials: {exc}") from exc
+    except EndpointConnectionError as exc:
+        raise TargetError(f"cannot reach the AWS endpoint: {exc}") from exc
+    except NoRegionError as exc:
+        raise TargetError("no AWS region: use --region or set AWS_DEFAULT_REGION") from exc
+    except ClientError as exc:
+        if is_credentials_error(exc):
+            raise TargetError(f"the AWS credentials were refused ({error_code(exc)}); refresh or replace them") from exc
+        raise TargetError(f"cannot identify the caller: {error_code(exc)}") from exc
+    except BotoCoreError as exc:
+        raise TargetError(f"cannot use the AWS target: {exc}") from exc
+    identity = Identity(account=str(who["Account"]), arn=str(who["Arn"]))
+    return OpenTarget(kind=spec.kind, session=session, region=region, endpoint_url=endpoint_url, identity=identity)

@@ -1,0 +1,142 @@
+"""What a step works with: clients for the target, the workload's stack, a place for notes.
+
+Passed in, never imported: tests build one against the local server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from labrunner.aws.session import ClientFactory, OpenTarget
+from labrunner.aws.stack import StackInfo, StackMissing, Workload, describe_stack
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack_name: str = "immersion"
+    wait_scale: float = 1.0  # multiplies every polling deadline (slow accounts, fault injection)
+
+
+class StepSink:
+    """Collects what one step says while it runs (notes for the user, data for the report)."""
+
+    def __init__(self, on_note: Callable[[str], None] = lambda _msg: None) -> None:
+        self.notes: list[str] = []
+        self.data: dict[str, Any] = {}
+        self._on_note = on_note
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        self._on_note(message)
+
+
+@dataclass
+class _Shared:
+    """State shared by a context and its read-only twin and step scopes."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stack: StackInfo | None = None
+    stack_loaded: bool = False
+
+
+class Context:
+    def __init__(
+        self,
+        target: OpenTarget,
+        settings: Settings,
+        *,
+        read_only: bool = False,
+        _clients: ClientFactory | None = None,
+        _shared: _Shared | None = None,
+        _sink: StepSink | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.read_only = read_only
+        self._clients = _clients or target.clients(read_only=read_only)
+        self._shared = _shared or _Shared()
+        self._sink = _sink or StepSink()
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    @property
+    def region(self) -> str:
+        return self.target.region
+
+    @property
+    def account_id(self) -> str:
+        return self.target.identity.account
+
+    @property
+    def stack_name(self) -> str:
+        return self.settings.stack_name
+
+    @property
+    def suffix(self) -> str:
+        """Unique per account and region, for globally named things (bucket names)."""
+        digest = hashlib.sha256(f"{self.account_id}/{self.region}".encode()).hexdigest()[:8]
+        return f"{self.account_id}-{digest}"
+
+    # -- clients --------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return self._clients.client(service)
+
+    def read_only_twin(self) -> Context:
+        return Context(
+            self.target,
+            self.settings,
+            read_only=True,
+            _clients=self._clients if self.read_only else self._clients.twin(read_only=True),
+            _shared=self._shared,
+            _sink=self._sink,
+        )
+
+    def scoped(self, sink: StepSink) -> Context:
+        """The same context, with notes and data going to one step's sink."""
+        return Context(
+            self.target,
+            self.settings,
+            read_only=self.read_only,
+            _clients=self._clients,
+            _shared=self._shared,
+            _sink=sink,
+        )
+
+    # -- the workload ---------------------------------------------------------------------
+    def find_stack(self) -> StackInfo | None:
+        with self._shared.lock:
+            if not self._shared.stack_loaded:
+                self._shared.stack = describe_stack(self.client("cloudformation"), self.stack_name)
+                self._shared.stack_loaded = True
+            return self._shared.stack
+
+    def stack(self) -> StackInfo:
+        info = self.find_stack()
+        if info is None:
+            raise StackMissing(self.stack_name)
+        return info
+
+    def workload(self) -> Workload:
+        return Workload(stack=self.stack(), region=self.region, account=self.account_id)
+
+    def refresh(self) -> None:
+        """Forget cached observations (after an apply changed the account)."""
+        with self._shared.lock:
+            self._shared.stack = None
+            self._shared.stack_loaded = False
+
+    # -- talking back ---------------------------------------------------------------------
+    def note(self, message: str) -> None:
+        """A progress line for the user (shown live, kept in the report)."""
+        self._sink.note(message)
+
+    def emit(self, key: str, value: Any) -> None:
+        """Structured data for the report (e.g. the asset inventory)."""
+        self._sink.data[key] = value
