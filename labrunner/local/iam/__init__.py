@@ -1,0 +1,1 @@
+"""Server-side IAM glue: which policies apply to a principal in moto's IAM, and authorization."""

@@ -1,0 +1,106 @@
+"""Authorize one action of a principal of the local AWS, as IAM would (STABLE interface).
+
+Used by the request middleware (fidelity/iam_enforcement.py) and, in-process, by the Lambda
+runtime to decide whether a function's role may poll its queue and write its logs:
+
+    decision = authorize(account, "arn:aws:sts::A:assumed-role/ROLE/FN", "logs:PutLogEvents", arn)
+    if not decision.allowed:
+        raise AccessDenied(denied_message(principal, action, arn, decision))
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from labrunner.aws.policy import (
+    AccessRequest,
+    Decision,
+    MatchedStatement,
+    Policy,
+    PolicyInput,
+    caller_from,
+    evaluate,
+)
+from labrunner.aws.policy.conditions import ContextValue
+from labrunner.local.iam.policies import policies_for
+
+__all__ = ["Decision", "MatchedStatement", "authorize", "denied_message", "request_context"]
+
+_ROOT = re.compile(r"^arn:[\w-]+:iam::\d{12}:root$")
+_PRINCIPAL_TYPE = {"user": "User", "role": "AssumedRole", "assumed-role": "AssumedRole", "root": "Account"}
+
+
+def request_context(principal_arn: str, extra: Mapping[str, ContextValue] | None = None) -> dict[str, ContextValue]:
+    """The global condition keys AWS puts into every request of this principal, plus `extra`."""
+    caller = caller_from(principal_arn)
+    now = time.time()
+    context: dict[str, ContextValue] = {
+        "aws:CurrentTime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now)),
+        "aws:SecureTransport": "false",  # the local AWS speaks plain HTTP on 127.0.0.1
+        "aws:ViaAWSService": "false",
+    }
+    if caller.account:
+        context["aws:PrincipalAccount"] = caller.account
+    if caller.kind in _PRINCIPAL_TYPE:
+        context["aws:PrincipalType"] = _PRINCIPAL_TYPE[caller.kind]
+    if caller.kind == "assumed-role" and caller.role_arn:
+        context["aws:PrincipalArn"] = caller.role_arn
+    elif caller.kind in ("user", "role", "root"):
+        context["aws:PrincipalArn"] = caller.arn
+    if caller.kind == "user":
+        context["aws:username"] = caller.name
+    if extra:
+        context.update(extra)
+    return context
+
+
+def authorize(
+    account_id: str,
+    principal_arn: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, str] | None = None,
+    *,
+    session_policies: Iterable[PolicyInput] = (),
+    resource_policy: PolicyInput | Policy | None = None,
+    resource_account: str | None = None,
+) -> Decision:
+    """Decide whether the principal may perform `action` (e.g. "dynamodb:PutItem") on `resource`.
+
+    `principal_arn` is a user ARN, a role ARN (meaning a session of that role) or an assumed-role
+    ARN; `account_id` is the account the request is made in. The identity policies are read from
+    moto's IAM at call time, so policy changes take effect on the next request.
+    """
+    if _ROOT.match(principal_arn):
+        return Decision("allowed")  # the account root user is not limited by identity policies
+    gathered = policies_for(principal_arn)
+    caller = caller_from(principal_arn)
+    request = AccessRequest(
+        action=action,
+        resource=resource,
+        caller=caller,
+        context=request_context(principal_arn, context),
+    )
+    sessions = [p if isinstance(p, Policy) else Policy.of(p, "SessionPolicy", "session") for p in session_policies]
+    return evaluate(
+        request,
+        gathered.identity,
+        resource_policy=resource_policy,
+        permissions_boundaries=[gathered.boundary] if gathered.boundary else (),
+        session_policies=sessions,
+        resource_account=resource_account if resource_account is not None else account_id,
+    )
+
+
+def denied_message(principal_arn: str, action: str, resource: str, decision: Decision) -> str:
+    """AWS's AccessDenied wording for a denied decision."""
+    kind = decision.denied_by or "identity-based policy"
+    article = "an" if kind[0] in "aeiou" else "a"
+    head = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
+    if decision.explicit_deny:
+        return f"{head} with an explicit deny in {article} {kind}"
+    return f"{head} because no {kind} allows the {action} action"
