@@ -236,9 +236,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_output_path(args: argparse.Namespace) -> None:
+    """Refuse an unwritable --output before doing any work."""
+    output = _opt(args, "output")
+    if output is None:
+        return
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {output}: directory {parent} does not exist")
+    if output.is_dir():
+        raise UsageError(f"cannot write {output}: it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {output}: directory {parent} is not writable")
+
+
 def _run(args: argparse.Namespace, mode: str, ids: Sequence[str]) -> int:
     from labrunner.runner import Runner
 
+    check_output_path(args)
     catalogue = load_catalogue(args)
     steps = catalogue.select(list(ids))
     ctx = open_context(args)

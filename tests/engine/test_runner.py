@@ -1,0 +1,78 @@
+"""The runner: statuses from checks, errors, prerequisites, idempotent solve, polling."""
+
+from __future__ import annotations
+
+from labrunner.model import Status
+from labrunner.runner import Runner
+from tests.engine import fakes
+from tests.helpers import statuses, step
+
+
+def test_check_statuses_and_hints() -> None:
+    catalogue = fakes.demo_catalogue(
+        fakes.Passing(), fakes.Failing(), fakes.Waiting(), fakes.Crashing(), fakes.NeedsFailing(), fakes.NeedsPassing()
+    )
+    report = Runner(fakes.offline_context(), catalogue).check(catalogue.steps)
+    assert statuses(report) == {
+        "demo.passing": Status.PASS,
+        "demo.failing": Status.FAIL,
+        "demo.waiting": Status.PENDING,
+        "demo.crashing": Status.ERROR,
+        "demo.needs-failing": Status.SKIPPED,
+        "demo.needs-passing": Status.PASS,
+    }
+    assert [s.id for s in report.steps] == [s.id for s in catalogue.steps]  # catalogue order kept
+    assert step(report, "demo.failing").hint == "click the thing"
+    assert "crashed" in step(report, "demo.crashing").hint and "ZeroDivisionError" in step(report, "demo.crashing").hint
+    assert "demo.failing" in step(report, "demo.needs-failing").hint
+    assert report.summary == {"pass": 2, "fail": 1, "pending": 1, "error": 1, "skipped": 1}
+    assert report.exit_code == 1
+
+
+def test_pending_alone_exits_zero() -> None:
+    catalogue = fakes.demo_catalogue(fakes.Passing(), fakes.Waiting())
+    report = Runner(fakes.offline_context(), catalogue).check(catalogue.steps)
+    assert report.exit_code == 0
+
+
+def test_unselected_prerequisite_is_verified_on_the_side() -> None:
+    catalogue = fakes.demo_catalogue(fakes.Passing(), fakes.Failing(), fakes.NeedsFailing(), fakes.NeedsPassing())
+    selected = catalogue.select(["demo.needs-failing", "demo.needs-passing"])
+    report = Runner(fakes.offline_context(), catalogue).check(selected)
+    assert statuses(report) == {"demo.needs-failing": Status.SKIPPED, "demo.needs-passing": Status.PASS}
+
+
+def test_solve_is_idempotent_and_polls_until_visible() -> None:
+    counter = fakes.Counter()
+    catalogue = fakes.demo_catalogue(counter)
+    runner = Runner(fakes.offline_context(), catalogue)
+    first = runner.solve(catalogue.steps)
+    assert step(first, "demo.counter").status is Status.PASS
+    assert step(first, "demo.counter").changed is True
+    assert counter.verifies >= 3  # polled past two stale observations
+    second = runner.solve(catalogue.steps)
+    assert step(second, "demo.counter").changed is False
+    assert counter.applied == 1
+
+
+def test_poll_gives_up_at_the_deadline() -> None:
+    class Never(fakes.Counter):
+        id = "demo.never"
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            self.verifies += 1
+            yield fakes.Check.fail("applied", "never visible", "look again")
+
+    never = Never()
+    catalogue = fakes.demo_catalogue(never)
+    report = Runner(fakes.offline_context(wait_scale=0.02), catalogue).solve(catalogue.steps)  # 0.1 s deadline
+    assert step(report, "demo.never").status is Status.FAIL
+    assert never.verifies >= 2
+
+
+def test_verify_runs_read_only() -> None:
+    catalogue = fakes.demo_catalogue(fakes.Writer())
+    report = Runner(fakes.offline_context(), catalogue).check(catalogue.steps)
+    result = step(report, "demo.writer")
+    assert result.status is Status.ERROR
+    assert "PutObject is not a read" in result.hint

@@ -1,0 +1,51 @@
+"""Helpers shared by tests: build a context on the local server, run steps, call the CLI."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+
+from labrunner.aws.session import TargetSpec, open_target
+from labrunner.cli import main
+from labrunner.context import Context, Settings
+from labrunner.discovery import Catalogue, load_catalogue
+from labrunner.local.lifecycle import Endpoint
+from labrunner.model import Report, Status, StepResult
+from labrunner.runner import Runner
+
+
+def local_context(endpoint: Endpoint, *, stack_name: str = "immersion", account: str | None = None) -> Context:
+    spec = TargetSpec(kind="local", local_port=endpoint.port, account=account)
+    return Context(open_target(spec), Settings(stack_name=stack_name))
+
+
+def run(ctx: Context, mode: str, ids: Sequence[str], catalogue: Catalogue | None = None) -> Report:
+    catalogue = catalogue or load_catalogue()
+    runner = Runner(ctx, catalogue)
+    steps = catalogue.select(list(ids))
+    return runner.solve(steps) if mode == "solve" else runner.check(steps)
+
+
+def statuses(report: Report) -> dict[str, Status]:
+    return {step.id: step.status for step in report.steps}
+
+
+def step(report: Report, step_id: str) -> StepResult:
+    return next(s for s in report.steps if s.id == step_id)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str) -> CliResult:
+    """Run `labrunner ARGS` in-process and capture what it prints."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return CliResult(code, out.getvalue(), err.getvalue())
