@@ -21,13 +21,22 @@ from labrunner.aws.policy import (
     MatchedStatement,
     Policy,
     PolicyInput,
+    PolicyParseError,
     caller_from,
     evaluate,
+    evaluate_resource_policy,
 )
 from labrunner.aws.policy.conditions import ContextValue
-from labrunner.local.iam.policies import policies_for
+from labrunner.local.iam.policies import find_role, iam_backend, policies_for
 
-__all__ = ["Decision", "MatchedStatement", "authorize", "denied_message", "request_context"]
+__all__ = [
+    "Decision",
+    "MatchedStatement",
+    "authorize",
+    "authorize_assume_role",
+    "denied_message",
+    "request_context",
+]
 
 _ROOT = re.compile(r"^arn:[\w-]+:iam::\d{12}:root$")
 _PRINCIPAL_TYPE = {"user": "User", "role": "AssumedRole", "assumed-role": "AssumedRole", "root": "Account"}
@@ -104,3 +113,51 @@ def denied_message(principal_arn: str, action: str, resource: str, decision: Dec
     if decision.explicit_deny:
         return f"{head} with an explicit deny in {article} {kind}"
     return f"{head} because no {kind} allows the {action} action"
+
+
+_ROLE_ARN = re.compile(r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[^/]+)$")
+
+
+def authorize_assume_role(
+    account_id: str,
+    principal_arn: str,
+    role_arn: str,
+    context: Mapping[str, str] | None = None,
+    *,
+    session_policies: Iterable[PolicyInput] = (),
+) -> Decision:
+    """May the principal call sts:AssumeRole on the role?
+
+    The role must exist and its trust policy must allow the principal (trust policies never
+    allow implicitly); a principal trusted through its whole account (`arn:aws:iam::A:root`), or
+    from another account, also needs an identity policy that allows sts:AssumeRole on the role.
+    """
+    match = _ROLE_ARN.match(role_arn)
+    if match is None:
+        return Decision("implicitDeny", denied_by="resource-based policy")
+    role = find_role(iam_backend(match["account"], match["partition"]), match["name"])
+    if role is None:
+        return Decision("implicitDeny", denied_by="resource-based policy")
+    try:
+        trust_policy = Policy.of(role.assume_role_policy_document, "TrustPolicy", "resource", role_arn)
+    except PolicyParseError:
+        return Decision("implicitDeny", denied_by="resource-based policy")
+    request = AccessRequest(
+        action="sts:AssumeRole",
+        resource=role.arn,
+        caller=caller_from(principal_arn),
+        context=request_context(principal_arn, context),
+    )
+    trust = evaluate_resource_policy(trust_policy, request)
+    identity = authorize(
+        account_id, principal_arn, "sts:AssumeRole", role.arn, context, session_policies=session_policies
+    )
+    if identity.explicit_deny:
+        return identity
+    if not trust.decision.allowed:
+        return trust.decision
+    if match["account"] == account_id and not trust.delegated_to_account:
+        return trust.decision  # the trust policy names the caller itself: no identity Allow needed
+    if identity.allowed:
+        return Decision("allowed", identity.matched_statements + trust.decision.matched_statements)
+    return identity

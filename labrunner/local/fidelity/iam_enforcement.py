@@ -1,0 +1,177 @@
+"""IAM authentication and authorization of every AWS request (SPEC §6.3), in place of moto's.
+
+moto's own enforcement stays off (moto_settings.py): it checks DynamoDB and Logs against
+resource `*` only, answers in the wrong error shape, mis-evaluates trust policies and rejects
+valid signatures of S3 keys with `'`, `+`, `(`, `*` or `!`. This middleware instead:
+
+1. finds the access key (SigV4 header or presigned query; signatures are not verified) and its
+   owner: an IAM user of any account or an unexpired STS session — else AWS's credential error;
+2. tells moto which account the request belongs to (the key owner's);
+3. works out the IAM action(s) and resource ARN(s) of the operation and evaluates the
+   principal's identity policies (and session policy) with labrunner.aws.policy;
+4. for sts:AssumeRole also requires the role's trust policy to allow the caller, creating
+   accounts on first use (fidelity/accounts.py);
+5. refuses with AccessDenied(Exception) in the service's own protocol shape.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from labrunner.local.fidelity import accounts
+from labrunner.local.hooks import ServerHooks, WSGIApp
+from labrunner.local.iam import actions, credentials, errors
+from labrunner.local.iam.authorizer import authorize, authorize_assume_role, denied_message
+
+ORDER = 10  # outermost but for modules that must see requests before authentication
+DEFAULT_REGION = "us-east-1"
+
+# Not AWS: the server's admin API, moto's, and the cfn-response callback of custom resources.
+_BYPASS = re.compile(r"^/(?:_labrunner/|moto-api|cloudformation_[^/]+/cfnresponse$|favicon\.ico$)")
+# STS operations AWS serves without credentials.
+_UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
+# Operations that need no permission (AWS documents them as always allowed).
+_ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+_PROBLEMS: dict[credentials.Failure, errors.CredentialProblem] = {
+    "InvalidClientTokenId": "unknown-key",
+    "InvalidToken": "invalid-token",
+    "ExpiredToken": "expired",
+}
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the body once and put it back for moto."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _needs_body(service: str, protocol: str | None, environ: dict[str, Any]) -> bool:
+    if service == "s3":  # object bodies are large and irrelevant, but DeleteObjects lists keys
+        return environ.get("REQUEST_METHOD") == "POST" and "delete" in environ.get("QUERY_STRING", "")
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return True
+    if protocol == "rest-json":
+        return environ.get("REQUEST_METHOD") in ("POST", "PUT")
+    return protocol in (None, "query", "json")
+
+
+def _respond(start_response: Callable[..., Any], answer: errors.ErrorResponse) -> Iterable[bytes]:
+    start_response(answer.status_line, list(answer.headers))
+    return [answer.body]
+
+
+def _message_resource(service: str, resource: str) -> str:
+    """How AWS writes the resource in its AccessDenied message for the service."""
+    if service == "s3" and resource != "*":
+        return f'"{resource}"'
+    if service == "iam":
+        match = re.match(
+            r"^arn:[\w-]+:iam::\d{12}:(role|user|group|policy|instance-profile)/(?:.*/)?([^/]+)$", resource
+        )
+        if match:
+            return f"{match.group(1)} {match.group(2)}"
+    return resource
+
+
+def _message_action(service: str, action: str) -> str:
+    return action.lower() if service == "sqs" else action  # SQS writes its actions in lower case
+
+
+def _unsigned_request(environ: dict[str, Any], body: bytes) -> tuple[str, str, str | None]:
+    """(service, protocol, operation) of an anonymous request, as moto's dispatcher routes it."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        service = "sqs" if target.startswith("AmazonSQS") else "json-service"
+        return service, "json", target.rsplit(".", 1)[-1]
+    if body and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        match = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+        if match:
+            return "query-service", "query", match.group(1).decode()
+    return "s3", "rest-xml", None
+
+
+class IAMEnforcement:
+    """The WSGI middleware."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if _BYPASS.match(environ.get("PATH_INFO", "")):
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        credential = credentials.request_credential(environ)
+        if credential is None:
+            return self.anonymous(environ, start_response, method)
+
+        signing = (credential.service or "s3").lower()
+        service = actions.model_name(signing)
+        protocol = actions.service_protocol(service)
+        region = credential.region or DEFAULT_REGION
+        owner = credentials.key_owner(credential)
+        if isinstance(owner, credentials.KeyRejected):
+            problem = _PROBLEMS[owner.reason]
+            answer = errors.credential_error(service, protocol or "query", method, problem, credential.access_key)
+            return _respond(start_response, answer)
+
+        # moto picks the account from this header before it scans every account for the key.
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = owner.account
+        body = _read_body(environ) if _needs_body(service, protocol, environ) else b""
+        operation = actions.identify(service, environ, body, region, owner.account)
+        if not operation.name:
+            return self.app(environ, start_response)  # not an AWS operation we know: moto answers
+        denied = self.authorize(operation, owner, method)
+        if denied is not None:
+            return _respond(start_response, denied)
+        return self.app(environ, start_response)
+
+    def authorize(
+        self, operation: actions.Operation, owner: credentials.KeyOwner, method: str
+    ) -> errors.ErrorResponse | None:
+        """None when every check passes, else the AccessDenied answer for the first failing one."""
+        sessions = [owner.session_policy] if owner.session_policy else []
+        for check in operation.checks():
+            if check.action in _ALWAYS_ALLOWED:
+                continue
+            if check.action == "sts:AssumeRole":
+                role_account = check.resource.split(":")[4] if check.resource.count(":") >= 5 else ""
+                accounts.ensure_account(role_account)
+                decision = authorize_assume_role(owner.account, owner.arn, check.resource, session_policies=sessions)
+                if decision.allowed:
+                    continue
+                message = (
+                    f"User: {owner.arn} is not authorized to perform: sts:AssumeRole on resource: {check.resource}"
+                )
+                return errors.access_denied(operation.service, operation.protocol, method, message)
+            decision = authorize(owner.account, owner.arn, check.action, check.resource, session_policies=sessions)
+            if decision.allowed:
+                continue
+            message = denied_message(
+                owner.arn,
+                _message_action(operation.service, check.action),
+                _message_resource(operation.service, check.resource),
+                decision,
+            )
+            return errors.access_denied(operation.service, operation.protocol, method, message)
+        return None
+
+    def anonymous(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str) -> Iterable[bytes]:
+        """A request without credentials: AWS serves only a few operations that way."""
+        body = _read_body(environ) if method == "POST" else b""
+        service, protocol, operation = _unsigned_request(environ, body)
+        if protocol == "query" and operation in _UNSIGNED_STS:
+            return self.app(environ, start_response)
+        return _respond(start_response, errors.credential_error(service, protocol, method, "missing"))
+
+
+def install(hooks: ServerHooks) -> None:
+    hooks.add_middleware(IAMEnforcement, order=ORDER, name="iam-enforcement")
+    hooks.on_reset(credentials.assumed_roles.clear)

@@ -1,0 +1,147 @@
+"""Who signed a request: the access key (never the signature) and who owns it in moto."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+_SIGV4 = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+_SIGV2 = re.compile(r"^AWS ([^:\s]+):")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The credential part of a signed (or presigned) request."""
+
+    access_key: str
+    region: str | None
+    service: str | None  # the SigV4 signing name (credential scope)
+    session_token: str | None
+
+
+def request_credential(environ: dict[str, Any]) -> Credential | None:
+    """The access key of the request (header or presigned query), or None for an anonymous one."""
+    token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if auth:
+        v4 = _SIGV4.search(auth)
+        if v4:
+            return Credential(v4.group(1), v4.group(3), v4.group(4), token)
+        v2 = _SIGV2.match(auth)
+        if v2:
+            return Credential(v2.group(1), None, None, token)
+    query = environ.get("QUERY_STRING", "")
+    if "X-Amz-Credential" in query or "AWSAccessKeyId" in query:
+        params = parse_qs(query)
+        scope = params.get("X-Amz-Credential", [""])[0]
+        query_token = params.get("X-Amz-Security-Token", [token])[0]
+        if scope:
+            parts = scope.split("/")
+            if len(parts) == 5:
+                return Credential(parts[0], parts[2], parts[3], query_token)
+            return Credential(parts[0], None, None, query_token)
+        key = params.get("AWSAccessKeyId", [""])[0]
+        if key:
+            return Credential(key, None, None, query_token)
+    return None
+
+
+PrincipalKind = Literal["user", "assumed-role"]
+Failure = Literal["InvalidClientTokenId", "InvalidToken", "ExpiredToken"]
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """The principal behind an access key."""
+
+    account: str
+    kind: PrincipalKind
+    arn: str  # user ARN, or arn:aws:sts::A:assumed-role/ROLE/SESSION
+    session_policy: str | None = None
+    user_name: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyRejected:
+    """AWS refuses the credential itself (before any policy is evaluated)."""
+
+    reason: Failure
+
+
+def _iam_backends_by_account() -> list[tuple[str, Any]]:
+    from moto.iam.models import iam_backends
+
+    found = []
+    for account_id, per_partition in list(iam_backends.items()):
+        backend = dict.get(per_partition, "aws")  # never create a partition's backend as a side effect
+        if backend is not None:
+            found.append((account_id, backend))
+    return found
+
+
+class _AssumedRoleIndex:
+    """access key id -> moto AssumedRole; moto keeps them in lists that grow with every session."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def find(self, account_id: str, access_key_id: str) -> Any | None:
+        cached = self._by_key.get(access_key_id)
+        if cached is not None and cached.account_id == account_id:
+            return cached
+        from moto.sts.models import sts_backends
+
+        sts = dict.get(sts_backends.get(account_id) or {}, "aws")
+        if sts is None:
+            return None
+        with self._lock:
+            for assumed in list(sts.assumed_roles):
+                self._by_key[assumed.access_key_id] = assumed
+        return self._by_key.get(access_key_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_key.clear()
+
+
+assumed_roles = _AssumedRoleIndex()
+
+
+def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner | KeyRejected:
+    """Look the access key up in every account's IAM (user keys and STS temporary keys)."""
+    for account_id, backend in _iam_backends_by_account():
+        key = backend.access_keys.get(credential.access_key)
+        if key is None:
+            continue
+        if getattr(key, "status", "Active") != "Active":
+            return KeyRejected("InvalidClientTokenId")
+        if key.user_name is not None:
+            user = backend.users.get(key.user_name)
+            if user is None or key not in user.access_keys:
+                return KeyRejected("InvalidClientTokenId")
+            if credential.session_token:
+                return KeyRejected("InvalidToken")
+            return KeyOwner(account=account_id, kind="user", arn=user.arn, user_name=user.name)
+        assumed = assumed_roles.find(account_id, credential.access_key)
+        if assumed is None or assumed.access_key is not key:
+            return KeyRejected("InvalidClientTokenId")
+        if credential.session_token != assumed.session_token:
+            return KeyRejected("InvalidToken")
+        expiration = assumed.expiration
+        if expiration.tzinfo is None:
+            expiration = expiration.replace(tzinfo=UTC)
+        if (now or datetime.now(UTC)) >= expiration:
+            return KeyRejected("ExpiredToken")
+        role_name = assumed.role_arn.rsplit("/", 1)[-1]
+        return KeyOwner(
+            account=account_id,
+            kind="assumed-role",
+            arn=f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{assumed.session_name}",
+            session_policy=assumed.policy or None,
+        )
+    return KeyRejected("InvalidClientTokenId")
