@@ -6,6 +6,7 @@ event for all but plain terms and one quoted phrase.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -42,10 +43,8 @@ def logs(local_server: Endpoint) -> Iterator[Any]:
         aws_access_key_id=local_server.access_key,
         aws_secret_access_key=local_server.secret_key,
     )
-    try:
+    with contextlib.suppress(ClientError):
         client.delete_log_group(logGroupName=GROUP)
-    except ClientError:
-        pass
     client.create_log_group(logGroupName=GROUP)
     client.create_log_stream(logGroupName=GROUP, logStreamName="s")
     now = int(time.time() * 1000)
