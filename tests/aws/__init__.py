@@ -1,0 +1,1 @@
+"""Tests of labrunner.aws helpers that need no AWS."""
