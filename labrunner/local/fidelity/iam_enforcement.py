@@ -17,10 +17,13 @@ valid signatures of S3 keys with `'`, `+`, `(`, `*` or `!`. This middleware inst
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from labrunner.local.app import AdminError, AdminRequest, register_admin_endpoint
 from labrunner.local.fidelity import accounts
 from labrunner.local.hooks import ServerHooks, WSGIApp
 from labrunner.local.iam import actions, credentials, errors
@@ -172,6 +175,24 @@ class IAMEnforcement:
         return _respond(start_response, errors.credential_error(service, protocol, method, "missing"))
 
 
+def expire_session(request: AdminRequest) -> dict[str, Any]:
+    """POST /_labrunner/iam/expire-session {"AccessKeyId": …}: let an STS session's hour pass now.
+
+    Tests and lab demos use it to see AWS's ExpiredToken answer without waiting 15 minutes.
+    """
+    try:
+        key = json.loads(request.body or b"{}")["AccessKeyId"]
+    except (ValueError, KeyError, TypeError):
+        raise AdminError(400, 'expected a JSON body {"AccessKeyId": "ASIA…"}') from None
+    for account_id, _backend in credentials.iam_backends_by_account():
+        assumed = credentials.assumed_roles.find(account_id, key)
+        if assumed is not None:
+            assumed.expiration = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+            return {"expired": True, "account": account_id}
+    raise AdminError(404, f"no STS session with access key {key}")
+
+
 def install(hooks: ServerHooks) -> None:
     hooks.add_middleware(IAMEnforcement, order=ORDER, name="iam-enforcement")
     hooks.on_reset(credentials.assumed_roles.clear)
+    register_admin_endpoint("POST", "iam/expire-session", expire_session)

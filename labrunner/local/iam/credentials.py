@@ -72,7 +72,7 @@ class KeyRejected:
     reason: Failure
 
 
-def _iam_backends_by_account() -> list[tuple[str, Any]]:
+def iam_backends_by_account() -> list[tuple[str, Any]]:
     from moto.iam.models import iam_backends
 
     found = []
@@ -114,7 +114,7 @@ assumed_roles = _AssumedRoleIndex()
 
 def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner | KeyRejected:
     """Look the access key up in every account's IAM (user keys and STS temporary keys)."""
-    for account_id, backend in _iam_backends_by_account():
+    for account_id, backend in iam_backends_by_account():
         key = backend.access_keys.get(credential.access_key)
         if key is None:
             continue
