@@ -85,8 +85,8 @@ class Context:
         return f"{self.account_id}-{digest}"
 
     # -- clients --------------------------------------------------------------------------
-    def client(self, service: str) -> Any:
-        return self._clients.client(service)
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._clients.client(service, region)
 
     def read_only_twin(self) -> Context:
         return Context(

@@ -16,9 +16,11 @@ The checks (`trust_policy_checks`, `admin_checks`, `basic_execution_checks`,
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal, Protocol
 
@@ -118,7 +120,7 @@ class RolePolicies:
         return next((p for p in self.attached if p.name == name), None)
 
 
-def _document(value: Any) -> Mapping[str, Any]:
+def policy_document(value: Any) -> Mapping[str, Any]:
     """boto3 decodes policy documents to dicts; tolerate JSON text (and URL-encoded text)."""
     if isinstance(value, Mapping):
         return value
@@ -133,7 +135,8 @@ def _document(value: Any) -> Mapping[str, Any]:
 
 def managed_policy_document(iam: Any, arn: str) -> Mapping[str, Any]:
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    return _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+    version_info = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+    return policy_document(version_info["Document"])
 
 
 def attached_policy_arns(iam: Any, role_name: str) -> list[tuple[str, str]]:
@@ -158,7 +161,7 @@ def read_role(iam: Any, role_name: str) -> RolePolicies:
         NamedPolicy(
             name,
             "role",
-            _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
+            policy_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
         )
         for name in inline_policy_names(iam, role_name)
     )
@@ -175,7 +178,7 @@ def read_role(iam: Any, role_name: str) -> RolePolicies:
     return RolePolicies(
         name=role["RoleName"],
         arn=role["Arn"],
-        trust=_document(role["AssumeRolePolicyDocument"]),
+        trust=policy_document(role["AssumeRolePolicyDocument"]),
         inline=inline,
         attached=attached,
         boundary_arn=boundary,
@@ -955,3 +958,100 @@ def same_document(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> b
         return value
 
     return bool(norm(a) == norm(b))
+
+
+def lambda_only_trust_policy(trust: Mapping[str, Any]) -> dict[str, Any]:
+    """The trust policy with every Allow principal but lambda.amazonaws.com removed (Deny kept)."""
+    document: dict[str, Any] = copy.deepcopy(dict(trust))
+    raw = document.get("Statement", [])
+    statements = raw if isinstance(raw, list) else [raw]
+    kept: list[Any] = []
+    lambda_trusted = False
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            kept.append(statement)
+            continue
+        if "NotPrincipal" in statement:
+            continue  # "everyone but …": nothing of it can stay
+        principal = statement.get("Principal")
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else list(services)
+        lambdas = [s for s in services if isinstance(s, str) and s.lower() == LAMBDA_SERVICE]
+        if not lambdas:
+            continue
+        statement["Principal"] = {"Service": LAMBDA_SERVICE}
+        kept.append(statement)
+        lambda_trusted = True
+    if not lambda_trusted:
+        kept.append({"Effect": "Allow", "Principal": {"Service": LAMBDA_SERVICE}, "Action": "sts:AssumeRole"})
+    document["Statement"] = kept
+    document.setdefault("Version", "2012-10-17")
+    return document
+
+
+# -- when the role's permissions last changed (CloudTrail event history) ------------------------
+
+# IAM calls that change what a role may do: on the role, or on a customer managed policy it has.
+ROLE_PERMISSION_EVENTS = frozenset(
+    {
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "PutRolePermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+    }
+)
+POLICY_VERSION_EVENTS = frozenset({"CreatePolicyVersion", "SetDefaultPolicyVersion"})
+
+
+def iam_events_region(region: str) -> str:
+    """Where CloudTrail's event history keeps IAM's (a global service's) events."""
+    return {"aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}.get(partition(region), "us-east-1")
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """One recorded change to a role's permissions."""
+
+    time: datetime
+    event: str  # e.g. DetachRolePolicy
+    subject: str  # the policy it was about
+
+
+def last_permission_change(
+    cloudtrail: Any, role_name: str, policy_arns: Sequence[str] = (), since: datetime | None = None
+) -> RoleChange | None:
+    """The newest successful IAM call that changed the role's permissions, from CloudTrail (a read)."""
+    params: dict[str, Any] = {
+        "LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": "iam.amazonaws.com"}],
+    }
+    if since is not None:
+        params["StartTime"] = since
+        params["EndTime"] = datetime.now(UTC)
+    for page in cloudtrail.get_paginator("lookup_events").paginate(**params):
+        for event in page.get("Events", []):  # newest first
+            name = event.get("EventName", "")
+            if name not in ROLE_PERMISSION_EVENTS and name not in POLICY_VERSION_EVENTS:
+                continue
+            try:
+                record = json.loads(event.get("CloudTrailEvent") or "{}")
+            except ValueError:
+                continue
+            if record.get("errorCode"):
+                continue  # refused calls changed nothing
+            request = record.get("requestParameters") or {}
+            ours = (
+                request.get("roleName") == role_name
+                if name in ROLE_PERMISSION_EVENTS
+                else request.get("policyArn") in policy_arns
+            )
+            if not ours:
+                continue
+            when = event["EventTime"]
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            subject = str(
+                request.get("policyName") or request.get("policyArn") or request.get("permissionsBoundary") or ""
+            )
+            return RoleChange(time=when, event=name, subject=subject.rsplit("/", 1)[-1])
+    return None

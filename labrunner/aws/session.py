@@ -67,16 +67,18 @@ class ClientFactory:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
+        """`region`: another region than the target's (e.g. us-east-1, where IAM's CloudTrail events are)."""
+        key = service if region is None or region == self.region else f"{service}@{region}"
         with self._lock:  # boto3 sessions are not thread-safe; clients are
-            cached = self._clients.get(service)
+            cached = self._clients.get(key)
             if cached is None:
                 cached = self.session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
+                    service, region_name=region or self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
                 )
                 if self.read_only:
                     make_read_only(cached)
-                self._clients[service] = cached
+                self._clients[key] = cached
             return cached
 
     def twin(self, *, read_only: bool) -> ClientFactory:

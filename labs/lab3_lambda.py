@@ -1,0 +1,715 @@
+"""Lab 3: least privilege for the Lambda function's role, and the AccessDenied demo."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from labrunner import paths
+from labrunner.aws.errors import error_code
+from labrunner.aws.iam import (
+    ADMIN_POLICY_NAMES,
+    DYNAMODB_REQUIRED,
+    LAB_DYNAMODB_POLICY,
+    LAB_SQS_POLICY,
+    LAB_WILDCARD_POLICY,
+    SQS_REQUIRED,
+    LabResources,
+    PrincipalSimulator,
+    RolePolicies,
+    admin_checks,
+    basic_execution_arn,
+    basic_execution_checks,
+    dynamodb_least_privilege_checks,
+    iam_events_region,
+    lab_dynamodb_policy,
+    lab_sqs_policy,
+    lambda_only_trust_policy,
+    last_permission_change,
+    policy_document,
+    read_role,
+    same_document,
+    sqs_least_privilege_checks,
+    trust_policy_checks,
+)
+from labrunner.aws.pipeline import (
+    DELIVERY_GRACE,
+    Upload,
+    item_for,
+    newest_uploads,
+    pipeline_check,
+    record_problems,
+    upload_file,
+)
+from labrunner.context import Context
+from labrunner.model import Check
+from labrunner.step import Lab, Poll, Step
+
+T = TypeVar("T")
+
+PIPELINE_FILE = "Pride and Permissions.txt"
+DEMO_DENIED_FILE = "A Tale of Two Regions.txt"
+DEMO_RESTORED_FILE = "Twenty Thousand Requests Under the Sea.txt"
+DENIED_PATTERN = '"AccessDeniedException"'
+# AWS's wording of a denial, as the function's runtime logs it (SPEC §6.3).
+_DENIAL = re.compile(
+    r"User: (?P<principal>arn:[\w-]+:sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/\s]+)/(?P<session>\S+))"
+    r" is not authorized to perform: (?P<action>[\w-]+:\w+) on resource: (?P<resource>[^\s\"]+)"
+)
+
+
+# -- shared observations ----------------------------------------------------------------------
+
+
+def _resources(ctx: Context) -> LabResources:
+    return LabResources.of(ctx.workload())
+
+
+def _role(ctx: Context) -> RolePolicies:
+    return read_role(ctx.client("iam"), ctx.workload().role)
+
+
+def _simulator(ctx: Context, role: RolePolicies) -> PrincipalSimulator:
+    return PrincipalSimulator.for_role(ctx.client("iam"), role)
+
+
+def _wait(ctx: Context, poll: Poll, what: str, probe: Callable[[], T | None]) -> T:
+    """Call `probe` until it returns a value, within the poll's deadline (times --wait-scale)."""
+    deadline = time.monotonic() + poll.deadline_s * ctx.settings.wait_scale
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"gave up after {poll.deadline_s * ctx.settings.wait_scale:.0f} s waiting for {what}")
+        time.sleep(poll.interval_s)
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One AccessDeniedException the function logged."""
+
+    time: datetime
+    principal: str
+    role: str
+    session: str
+    action: str
+    resource: str
+
+
+def find_denials(logs: Any, log_group: str, since: datetime | None = None) -> list[Denial]:
+    """The AccessDenied lines in the function's log group, oldest first."""
+    params: dict[str, Any] = {"logGroupName": log_group, "filterPattern": DENIED_PATTERN}
+    if since is not None:
+        params["startTime"] = int(since.timestamp() * 1000)
+    found = []
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(**params):
+            for event in page.get("events", []):
+                for match in _DENIAL.finditer(event.get("message", "")):
+                    found.append(
+                        Denial(
+                            time=datetime.fromtimestamp(event["timestamp"] / 1000, UTC),
+                            principal=match["principal"],
+                            role=match["role"],
+                            session=match["session"],
+                            action=match["action"],
+                            resource=match["resource"].rstrip(".,;'"),
+                        )
+                    )
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":  # the function has never logged
+            return []
+        raise
+    return sorted(found, key=lambda d: d.time)
+
+
+def _put_item_denials(ctx: Context, since: datetime | None = None) -> list[Denial]:
+    workload = ctx.workload()
+    return [
+        d
+        for d in find_denials(ctx.client("logs"), workload.log_group, since)
+        if d.role == workload.role and d.action.lower() == "dynamodb:putitem"
+    ]
+
+
+def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
+    """The newest upload made after `since`, if the table holds its record."""
+    workload = ctx.workload()
+    s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
+    for upload in newest_uploads(s3, workload.bucket, limit=5):
+        if upload.last_modified < since:
+            break
+        if not record_problems(item_for(dynamodb, workload.table, upload.key), workload.bucket, upload):
+            return upload
+    return None
+
+
+def _last_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
+    """When the role's permissions last changed (CloudTrail), else when it was created."""
+    iam = ctx.client("iam")
+    created = iam.get_role(RoleName=role.name)["Role"]["CreateDate"]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    managed = [p.arn for p in role.attached if p.arn and p.source == "user-managed"]
+    change = last_permission_change(
+        ctx.client("cloudtrail", region=iam_events_region(ctx.region)), role.name, managed, since=created
+    )
+    if change is None:
+        return created, "the role was created"
+    return change.time, f"{change.event} ({change.subject})"
+
+
+def _pipeline_permissions(ctx: Context, role: RolePolicies, res: LabResources) -> Check:
+    """May the role still do what the pipeline needs (receive from the queue, write the table)?"""
+    sim = _simulator(ctx, role)
+    needed = [(a, res.table_arn()) for a in DYNAMODB_REQUIRED] + [(a, res.queue_arn()) for a in SQS_REQUIRED]
+    results = sim.evaluate(needed)
+    denied = [f"{ev.action} on {ev.resource}" for ev in results.values() if not ev.allowed]
+    if denied:
+        return Check.fail(
+            "the role may run the pipeline",
+            f"the role may not {'; '.join(denied)}: new uploads cannot be recorded",
+            f"IAM → Roles → {res.role_name} → Permissions: make sure {LAB_DYNAMODB_POLICY} allows "
+            f"dynamodb:PutItem on the table (not GetItem: undo the demo) and {LAB_SQS_POLICY} allows "
+            f"{', '.join(SQS_REQUIRED)} on the queue.",
+        )
+    return Check.ok("the role may run the pipeline", f"{', '.join(DYNAMODB_REQUIRED + SQS_REQUIRED)} allowed")
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+class TrustPolicy(Step):
+    id = "lab3.trust-policy"
+    title = "Only the Lambda service may assume the function's role"
+    controls = ("SC-7(11)", "SC-7(21)", "AC-6")
+    requires = ("setup.stack",)
+    why = """
+        The function's role (MetadataLambdaRole) trusts lambda.amazonaws.com and, on purpose, the
+        whole of another AWS account (536023900131): anyone there whom that account allows could
+        assume the role and act with its permissions inside this account — a path around the
+        boundary (SC-7(11), SC-7(21)) and far more access than the function needs (AC-6).
+        Passes when no principal other than lambda.amazonaws.com may assume the role: an
+        account (root or 12-digit id, including this one), a user, a role, `*` or a NotPrincipal
+        statement all fail, under any sts:AssumeRole* action; and Lambda itself still may. The trust
+        policy is analysed client-side with the project's IAM evaluator (IAM's simulator does not
+        evaluate trust policies).
+    """
+    console = """
+        IAM → Roles → the stack's MetadataLambdaRole → Trust relationships → Edit trust policy →
+        delete the statement whose Principal is {"AWS": "arn:aws:iam::536023900131:root"} (keep the
+        one with {"Service": "lambda.amazonaws.com"}) → Update policy.
+    """
+    automation = """
+        Reads the trust policy, removes every principal other than lambda.amazonaws.com (and
+        statements left empty), and writes it back with UpdateAssumeRolePolicy — only if it changed.
+    """
+    hint = "Edit the role's trust policy so that only lambda.amazonaws.com may assume it."
+    poll = Poll(deadline_s=30, interval_s=2)
+
+    def apply(self, ctx: Context) -> bool:
+        role = _role(ctx)
+        wanted = lambda_only_trust_policy(role.trust)
+        if same_document(role.trust, wanted):
+            ctx.note(f"the trust policy of {role.name} already trusts only lambda.amazonaws.com")
+            return False
+        ctx.client("iam").update_assume_role_policy(RoleName=role.name, PolicyDocument=json.dumps(wanted))
+        ctx.note(f"removed every principal but lambda.amazonaws.com from the trust policy of {role.name}")
+        return True
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        workload = ctx.workload()
+        role = ctx.client("iam").get_role(RoleName=workload.role)["Role"]
+        return trust_policy_checks(policy_document(role["AssumeRolePolicyDocument"]), role=workload.role)
+
+
+class NoAdmin(Step):
+    id = "lab3.no-admin"
+    title = "No administrator-level policy on the function's role"
+    controls = ("AC-6",)
+    requires = ("setup.stack",)
+    why = """
+        The role carries the SystemAdministrator job-function policy: the function — and anyone
+        who can make it run code — could start EC2 instances, read S3 data and much more, none of
+        which it needs (AC-6). Passes when no administrator-level or broad job-function AWS managed
+        policy (AdministratorAccess, PowerUserAccess, SystemAdministrator, …) is attached, and IAM's
+        policy simulator confirms that representative administrator actions (iam:CreateUser,
+        iam:PutRolePolicy on itself, ec2:RunInstances, s3:GetObject on any bucket, …) are denied,
+        whatever policy might grant them.
+    """
+    console = """
+        IAM → Roles → the stack's MetadataLambdaRole → Permissions → select SystemAdministrator →
+        Remove → Remove.
+    """
+    automation = "Detaches every administrator-level AWS managed policy (the lab's: SystemAdministrator)."
+    hint = "Detach SystemAdministrator (and any other administrator policy) from the function's role."
+    poll = Poll(deadline_s=30, interval_s=2)
+
+    def apply(self, ctx: Context) -> bool:
+        role = _role(ctx)
+        admin = [p for p in role.attached if p.name in ADMIN_POLICY_NAMES and p.source == "aws-managed"]
+        for policy in admin:
+            ctx.client("iam").detach_role_policy(RoleName=role.name, PolicyArn=policy.arn)
+            ctx.note(f"detached {policy.name} from {role.name}")
+        if not admin:
+            ctx.note(f"no administrator policy is attached to {role.name}")
+        return bool(admin)
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        role = _role(ctx)
+        return admin_checks(_simulator(ctx, role), _resources(ctx), role.attached)
+
+
+class BasicExecution(Step):
+    id = "lab3.basic-execution"
+    title = "Logging through AWSLambdaBasicExecutionRole, the wildcard policy gone"
+    controls = ("AC-6", "AU-12")
+    requires = ("setup.stack",)
+    why = """
+        The inline policy PutItemDynamoTables grants every DynamoDB and SQS action on every
+        resource, next to the three CloudWatch Logs actions the function needs to write its log.
+        The lab replaces it: the AWS managed AWSLambdaBasicExecutionRole keeps the function's logs
+        flowing (AU-12), narrow policies (next steps) give the rest (AC-6). Passes when the role may
+        CreateLogGroup, CreateLogStream and PutLogEvents on /aws/lambda/<function> (from any
+        policy: the detail says which, and the lab's name) and no hand-written (inline or customer
+        managed) policy grants DynamoDB or SQS wholesale (e.g. DeleteTable on another table).
+    """
+    console = """
+        IAM → Roles → the stack's MetadataLambdaRole → Permissions → select the inline policy
+        PutItemDynamoTables → Remove → Delete. Then Add permissions → Attach policies → search
+        AWSLambdaBasicExecutionRole → select it → Add permissions.
+    """
+    automation = "Deletes the inline policy PutItemDynamoTables and attaches AWSLambdaBasicExecutionRole."
+    hint = "Delete PutItemDynamoTables and attach AWSLambdaBasicExecutionRole to the function's role."
+    poll = Poll(deadline_s=30, interval_s=2)
+
+    def apply(self, ctx: Context) -> bool:
+        role = _role(ctx)
+        iam = ctx.client("iam")
+        changed = False
+        if role.inline_named(LAB_WILDCARD_POLICY) is not None:
+            iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
+            ctx.note(f"deleted the inline policy {LAB_WILDCARD_POLICY}")
+            changed = True
+        arn = basic_execution_arn(ctx.region)
+        if not any(p.arn == arn for p in role.attached):
+            iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
+            ctx.note("attached AWSLambdaBasicExecutionRole")
+            changed = True
+        if not changed:
+            ctx.note(f"{LAB_WILDCARD_POLICY} is gone and AWSLambdaBasicExecutionRole is attached")
+        return changed
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        role = _role(ctx)
+        return basic_execution_checks(_simulator(ctx, role), _resources(ctx), role.policies)
+
+
+class DynamoDbLeastPrivilege(Step):
+    id = "lab3.dynamodb-least-privilege"
+    title = "The role may PutItem on the metadata table, and nothing else in DynamoDB"
+    controls = ("AC-6", "AC-3")
+    requires = ("setup.stack",)
+    why = """
+        The function only ever writes one item per upload: dynamodb:PutItem on the metadata table
+        is all it needs (AC-6), and IAM then enforces exactly that (AC-3). Judged by effective
+        permissions, from IAM's policy simulator over every policy that applies (inline and
+        managed, Allow and Deny, Action/NotAction, Resource/NotResource, wildcards such as
+        dynamodb:Put* — which also grants PutResourcePolicy): PutItem must be allowed on the
+        table, and every other DynamoDB action (the full list from IAM's service authorization
+        reference, on the table, its indexes, streams, backups…) and every action on another table
+        must be denied. The policy's name does not matter (the lab's is DynamoDbPutItemOnly).
+    """
+    console = """
+        IAM → Roles → the stack's MetadataLambdaRole → Add permissions → Create inline policy →
+        Service: DynamoDB → Actions: Write → PutItem → Resources: Specific → Add ARN → the
+        metadata table's ARN (DynamoDB → Tables → the table → Overview → ARN) → Next → Policy name
+        DynamoDbPutItemOnly → Create policy.
+    """
+    automation = (
+        "Writes the inline policy DynamoDbPutItemOnly: Allow dynamodb:PutItem on the table's ARN (if not already so)."
+    )
+    hint = "Give the role an inline policy allowing only dynamodb:PutItem on the metadata table's ARN."
+    poll = Poll(deadline_s=30, interval_s=2)
+
+    def apply(self, ctx: Context) -> bool:
+        role = _role(ctx)
+        wanted = lab_dynamodb_policy(_resources(ctx).table_arn())
+        current = role.inline_named(LAB_DYNAMODB_POLICY)
+        if current is not None and same_document(current.document, wanted):
+            ctx.note(f"{LAB_DYNAMODB_POLICY} already allows only PutItem on the table")
+            return False
+        ctx.client("iam").put_role_policy(
+            RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(wanted)
+        )
+        ctx.note(f"wrote the inline policy {LAB_DYNAMODB_POLICY} (dynamodb:PutItem on the table)")
+        return True
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        role = _role(ctx)
+        return dynamodb_least_privilege_checks(_simulator(ctx, role), _resources(ctx))
+
+
+class SqsLeastPrivilege(Step):
+    id = "lab3.sqs-least-privilege"
+    title = "The role may only receive, delete and inspect messages of the notification queue"
+    controls = ("AC-6", "AC-3")
+    requires = ("setup.stack",)
+    why = """
+        Lambda's SQS trigger polls the queue as the function's role: it needs
+        sqs:GetQueueAttributes, sqs:ReceiveMessage and sqs:DeleteMessage on that queue, nothing
+        more (AC-6, AC-3). Judged like the DynamoDB step: the three must be allowed on the queue;
+        every other SQS action (SendMessage, DeleteQueue, PurgeQueue, …) and every action on
+        another queue must be denied, whatever the policies are called (the lab's is
+        RetrieveSqsMessages).
+    """
+    console = """
+        IAM → Roles → the stack's MetadataLambdaRole → Add permissions → Create inline policy →
+        Service: SQS → Actions: GetQueueAttributes, ReceiveMessage, DeleteMessage → Resources:
+        Specific → Add ARN → the queue's ARN (SQS → the stack's queue → Details → ARN) → Next →
+        Policy name RetrieveSqsMessages → Create policy.
+    """
+    automation = (
+        "Writes the inline policy RetrieveSqsMessages: Allow GetQueueAttributes, ReceiveMessage, DeleteMessage "
+        "on the queue's ARN (if not already so)."
+    )
+    hint = "Give the role an inline policy allowing only the three SQS actions on the notification queue."
+    poll = Poll(deadline_s=30, interval_s=2)
+
+    def apply(self, ctx: Context) -> bool:
+        role = _role(ctx)
+        wanted = lab_sqs_policy(_resources(ctx).queue_arn())
+        current = role.inline_named(LAB_SQS_POLICY)
+        if current is not None and same_document(current.document, wanted):
+            ctx.note(f"{LAB_SQS_POLICY} already allows only the three SQS actions on the queue")
+            return False
+        ctx.client("iam").put_role_policy(
+            RoleName=role.name, PolicyName=LAB_SQS_POLICY, PolicyDocument=json.dumps(wanted)
+        )
+        ctx.note(f"wrote the inline policy {LAB_SQS_POLICY} ({', '.join(SQS_REQUIRED)} on the queue)")
+        return True
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        role = _role(ctx)
+        return sqs_least_privilege_checks(_simulator(ctx, role), _resources(ctx))
+
+
+class Pipeline(Step):
+    id = "lab3.pipeline"
+    title = "With least privilege, a new upload still reaches the table"
+    controls = ("AC-6",)
+    requires = ("setup.stack",)
+    why = """
+        Least privilege must not break the workload. The proof is an upload made after the role
+        got its final permissions, recorded in the table. Read-only, that is four observations:
+        (1) IAM's simulator says the role may still do what the pipeline needs (PutItem on the
+        table, the three SQS actions); (2) its DynamoDB and SQS permissions are least privilege now;
+        (3) the newest object in the upload bucket has its item in the table; (4) that upload is
+        newer than the last change to the role's permissions, as CloudTrail's event history records
+        it (PutRolePolicy, DeleteRolePolicy, Attach/DetachRolePolicy…; IAM events are kept in
+        us-east-1) — so the record was written under the current permissions, not under the
+        wildcard policy. CloudTrail lists an event within minutes: right after a change, an older
+        upload may briefly still look newer.
+    """
+    console = """
+        After changing the role: S3 → the upload bucket → Upload → a file from sample_s3_files/ →
+        Upload. DynamoDB → Tables → the metadata table → Explore table items: its item appears
+        within seconds (if not: CloudWatch → Log groups → /aws/lambda/<function> shows why).
+    """
+    automation = f"""
+        Uploads sample_s3_files/{PIPELINE_FILE} unless the newest upload is already recorded and newer
+        than the role's last permission change; then waits for its item.
+    """
+    hint = "Upload a file after finishing the role's permissions and check its item appears in the table."
+    # An upload processed before IAM propagated fails and comes back after the queue's visibility
+    # timeout (60 s): wait past that.
+    poll = Poll(deadline_s=150, interval_s=1)
+
+    def apply(self, ctx: Context) -> bool:
+        workload = ctx.workload()
+        role = _role(ctx)
+        changed_at, _what = _last_change(ctx, role)
+        if _recorded_upload_after(ctx, changed_at) is not None:
+            ctx.note("an upload made after the role's last permission change is already recorded")
+            return False
+        key = upload_file(ctx.client("s3"), workload.bucket, paths.sample_files_dir() / PIPELINE_FILE)
+        ctx.note(f"uploaded {key!r} to s3://{workload.bucket}")
+        return True
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        workload = ctx.workload()
+        res = _resources(ctx)
+        role = _role(ctx)
+        yield _pipeline_permissions(ctx, role, res)
+        sim = _simulator(ctx, role)
+        unmet = [
+            c.name
+            for c in dynamodb_least_privilege_checks(sim, res) + sqs_least_privilege_checks(sim, res)
+            if not c.passed
+        ]
+        if unmet:
+            yield Check.fail(
+                "the role is least privilege",
+                f"not yet: {'; '.join(unmet)}",
+                "Finish lab3.dynamodb-least-privilege and lab3.sqs-least-privilege first "
+                "(`labrunner check lab3` names what grants too much), then upload again.",
+            )
+        else:
+            yield Check.ok("the role is least privilege", "DynamoDB and SQS permissions are exactly what is needed")
+        recorded = pipeline_check(ctx.client("s3"), ctx.client("dynamodb"), workload, name="newest upload recorded")
+        yield recorded
+        if not recorded.passed:
+            return
+        changed_at, what = _last_change(ctx, role)
+        newest = newest_uploads(ctx.client("s3"), workload.bucket, limit=1)[0]
+        if newest.last_modified >= changed_at:
+            yield Check.ok(
+                "uploaded with the current permissions",
+                f"{newest.key!r} was uploaded {newest.last_modified:%H:%M:%S} UTC, after the role's last "
+                f"permission change ({what}, {changed_at:%H:%M:%S} UTC)",
+            )
+        else:
+            yield Check.fail(
+                "uploaded with the current permissions",
+                f"the newest upload {newest.key!r} ({newest.last_modified:%H:%M:%S} UTC) predates the role's last "
+                f"permission change ({what}, {changed_at:%H:%M:%S} UTC): it was recorded under older permissions",
+                f"Upload a file to s3://{workload.bucket} now and check that its item appears in {workload.table}.",
+            )
+
+
+def _swap_action(document: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The same policy with one action replaced (the demo's PutItem → GetItem)."""
+    swapped: dict[str, Any] = copy.deepcopy(dict(document))
+    statements = swapped["Statement"] if isinstance(swapped["Statement"], list) else [swapped["Statement"]]
+    for statement in statements:
+        actions = statement.get("Action")
+        if isinstance(actions, str):
+            statement["Action"] = new if actions.lower() == old.lower() else actions
+        elif isinstance(actions, list):
+            statement["Action"] = [new if a.lower() == old.lower() else a for a in actions]
+    return swapped
+
+
+class AccessDenied(Step):
+    id = "lab3.access-denied"
+    title = "The AccessDenied demo: least privilege bites, then PutItem is restored"
+    controls = ("AC-3", "AU-2")
+    requires = ("setup.stack",)
+    why = """
+        Seeing enforcement is part of the lab: with PutItem swapped for GetItem in
+        DynamoDbPutItemOnly, an upload produces no record, and the function's log shows IAM's
+        refusal (AC-3) as an auditable event (AU-2). Passes when the log group /aws/lambda/<function>
+        holds an AccessDeniedException for dynamodb:PutItem whose principal is the function's own
+        role (arn:aws:sts::…:assumed-role/<role>/…), the role may PutItem again (and no longer
+        GetItem), and an upload made after the last denial is recorded — the pipeline works again.
+    """
+    console = """
+        IAM → Roles → MetadataLambdaRole → DynamoDbPutItemOnly → Edit → JSON: change
+        "dynamodb:PutItem" to "dynamodb:GetItem" → Next → Save changes. Upload a file to the
+        upload bucket: no item appears. CloudWatch → Log groups → /aws/lambda/<function> → Search
+        log group: AccessDeniedException → the [ERROR] line names dynamodb:PutItem and the role.
+        Then edit the policy back to dynamodb:PutItem, upload another file and see its item.
+    """
+    automation = f"""
+        Swaps PutItem for GetItem in DynamoDbPutItemOnly, uploads {DEMO_DENIED_FILE} (again every
+        {15} s while IAM propagates) until the function logs the AccessDeniedException, restores the
+        policy (always, even if waiting failed), uploads {DEMO_RESTORED_FILE} and waits for its item.
+        Skipped when the log already shows the demo and the pipeline works again.
+    """
+    hint = "Do the PutItem → GetItem demo, find the AccessDeniedException in the function's log, then restore PutItem."
+    poll = Poll(deadline_s=150, interval_s=1)
+    denial_poll = Poll(deadline_s=150, interval_s=1)  # upload → AccessDenied in the log
+    record_poll = Poll(deadline_s=150, interval_s=1)  # restore → a new upload recorded
+    reupload_s = 15.0  # while IAM propagates, a first upload may still be processed under the old policy
+
+    def _demo_done(self, ctx: Context) -> bool:
+        denials = _put_item_denials(ctx)
+        if not denials:
+            return False
+        role = _role(ctx)
+        sim = _simulator(ctx, role)
+        table = _resources(ctx).table_arn()
+        results = sim.evaluate([("dynamodb:PutItem", table), ("dynamodb:GetItem", table)])
+        if not results[("dynamodb:PutItem", table)].allowed or results[("dynamodb:GetItem", table)].allowed:
+            return False
+        return _recorded_upload_after(ctx, denials[-1].time) is not None
+
+    def _upload_until(self, ctx: Context, poll: Poll, what: str, file: str, found: Callable[[], T | None]) -> T:
+        workload = ctx.workload()
+        s3 = ctx.client("s3")
+        last_upload = [0.0]
+
+        def probe() -> T | None:
+            hit = found()
+            if hit is not None:
+                return hit
+            if time.monotonic() - last_upload[0] >= self.reupload_s:
+                key = upload_file(s3, workload.bucket, paths.sample_files_dir() / file)
+                ctx.note(f"uploaded {key!r}")
+                last_upload[0] = time.monotonic()
+            return None
+
+        return _wait(ctx, poll, what, probe)
+
+    def apply(self, ctx: Context) -> bool:
+        if self._demo_done(ctx):
+            ctx.note("the log already shows the demo's AccessDenied, and the pipeline works again")
+            return False
+        role = _role(ctx)
+        policy = role.inline_named(LAB_DYNAMODB_POLICY)
+        if policy is None:
+            raise RuntimeError(
+                f"the role has no inline policy {LAB_DYNAMODB_POLICY} for the demo to edit: "
+                "solve lab3.dynamodb-least-privilege first"
+            )
+        iam = ctx.client("iam")
+        table = _resources(ctx).table_arn()
+        original = dict(policy.document)
+        restored = (
+            original
+            if "dynamodb:putitem" in json.dumps(original).lower()
+            else lab_dynamodb_policy(table)  # a demo interrupted earlier left GetItem behind
+        )
+        demo = _swap_action(restored, "dynamodb:PutItem", "dynamodb:GetItem")
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(demo))
+        ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:PutItem → dynamodb:GetItem")
+        try:
+            denial = self._upload_until(
+                ctx,
+                self.denial_poll,
+                "the AccessDeniedException in the function's log",
+                DEMO_DENIED_FILE,
+                lambda: next(iter(_put_item_denials(ctx, since=started)), None),
+            )
+            ctx.note(
+                f"{denial.time:%H:%M:%S} the function's log: {denial.principal} is not authorized to perform: "
+                f"{denial.action} on resource: {denial.resource}"
+            )
+            ctx.emit(
+                "access_denied",
+                {
+                    "time": denial.time.isoformat(),
+                    "principal": denial.principal,
+                    "action": denial.action,
+                    "resource": denial.resource,
+                },
+            )
+        finally:
+            iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(restored))
+            ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:GetItem → dynamodb:PutItem (restored)")
+        last_denial = denial.time
+        upload = self._upload_until(
+            ctx,
+            self.record_poll,
+            "an upload recorded after restoring PutItem",
+            DEMO_RESTORED_FILE,
+            lambda: _recorded_upload_after(ctx, max(last_denial, *(d.time for d in _put_item_denials(ctx, started)))),
+        )
+        ctx.note(f"{upload.key!r} is recorded again: the pipeline works")
+        return True
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        workload = ctx.workload()
+        res = _resources(ctx)
+        denials = _put_item_denials(ctx)
+        demo_hint = (
+            f"Do the demo: IAM → Roles → {workload.role} → {LAB_DYNAMODB_POLICY} → Edit → replace "
+            f"dynamodb:PutItem with dynamodb:GetItem → Save; upload a file; then CloudWatch → Log groups → "
+            f"{workload.log_group} → Search log group for AccessDeniedException."
+        )
+        if denials:
+            last = denials[-1]
+            yield Check.ok(
+                "AccessDenied for PutItem in the function's log",
+                f"{last.time:%Y-%m-%d %H:%M:%S} UTC: {last.principal} is not authorized to perform: "
+                f"{last.action} on resource: {last.resource}",
+            )
+        else:
+            others = find_denials(ctx.client("logs"), workload.log_group)
+            seen = (
+                f" (it holds {len(others)} other denial(s), e.g. {others[-1].action} by role {others[-1].role})"
+                if others
+                else ""
+            )
+            yield Check.fail(
+                "AccessDenied for PutItem in the function's log",
+                f"{workload.log_group} holds no AccessDeniedException for dynamodb:PutItem "
+                f"from role {workload.role}{seen}",
+                demo_hint,
+            )
+        role = _role(ctx)
+        sim = _simulator(ctx, role)
+        table = res.table_arn()
+        results = sim.evaluate([("dynamodb:PutItem", table), ("dynamodb:GetItem", table)])
+        put, get = results[("dynamodb:PutItem", table)], results[("dynamodb:GetItem", table)]
+        if put.allowed and not get.allowed:
+            yield Check.ok(
+                "the policy is back to PutItem", f"dynamodb:PutItem allowed, dynamodb:GetItem denied on {table}"
+            )
+        else:
+            problems = ([] if put.allowed else ["dynamodb:PutItem is not allowed"]) + (
+                ["dynamodb:GetItem is still allowed"] if get.allowed else []
+            )
+            yield Check.fail(
+                "the policy is back to PutItem",
+                f"{' and '.join(problems)} on {table}",
+                f"IAM → Roles → {workload.role} → {LAB_DYNAMODB_POLICY} → Edit → change dynamodb:GetItem back to "
+                "dynamodb:PutItem → Save changes.",
+            )
+        if not denials:
+            return
+        upload = _recorded_upload_after(ctx, denials[-1].time)
+        if upload is not None:
+            yield Check.ok(
+                "the pipeline works again",
+                f"{upload.key!r}, uploaded {upload.last_modified:%H:%M:%S} UTC after the last denial, is recorded",
+            )
+            return
+        newer = [
+            u for u in newest_uploads(ctx.client("s3"), workload.bucket, limit=5) if u.last_modified > denials[-1].time
+        ]
+        fix = (
+            f"After restoring PutItem, upload another file to s3://{workload.bucket} "
+            f"and check its item in {workload.table}."
+        )
+        if newer and datetime.now(UTC) - newer[0].last_modified < DELIVERY_GRACE:
+            yield Check.waiting(
+                "the pipeline works again",
+                f"{newer[0].key!r} was uploaded after the last denial and is not recorded yet",
+                "Wait a few seconds and check again.",
+            )
+        else:
+            detail = f"no upload made after the last denial ({denials[-1].time:%H:%M:%S} UTC) is recorded" + (
+                f" ({newer[0].key!r} is not)" if newer else ""
+            )
+            yield Check.fail("the pipeline works again", detail, fix)
+
+
+LAB = Lab(
+    id="lab3",
+    title="Least privilege for the Lambda function",
+    order=30,
+    summary=(
+        "Lock down the function's role: only Lambda may assume it, no administrator policy, logging through "
+        "AWSLambdaBasicExecutionRole, PutItem on the table and three SQS actions on the queue — then watch "
+        "least privilege deny a PutItem."
+    ),
+    steps=(
+        TrustPolicy(),
+        NoAdmin(),
+        BasicExecution(),
+        DynamoDbLeastPrivilege(),
+        SqsLeastPrivilege(),
+        Pipeline(),
+        AccessDenied(),
+    ),
+)
