@@ -1,0 +1,105 @@
+"""AWS Config rule evaluation: the compliance APIs moto leaves unimplemented (HTTP 500).
+
+moto stores recorders, delivery channels and rules but never evaluates anything. Here
+(labrunner.local.awsconfig) the recorder records S3 buckets from the S3 backend's real settings
+(logging, default encryption, policy, tags) while it records them, the managed rules
+S3_BUCKET_LOGGING_ENABLED and S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED judge the recorded
+items, and StartConfigRulesEvaluation, DescribeComplianceByConfigRule,
+GetComplianceDetailsByConfigRule, DescribeComplianceByResource and
+DescribeConfigRuleEvaluationStatus answer as AWS does. PutConfigRule needs a configuration
+recorder first (NoAvailableConfigurationRecorderException), as on AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from labrunner.local import s3_changes
+from labrunner.local.hooks import ServerHooks
+
+Operation = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
+def install(hooks: ServerHooks) -> None:
+    from moto.config.models import ConfigBackend
+    from moto.config.responses import ConfigResponse
+
+    from labrunner.local.awsconfig import api, engine
+
+    s3_changes.install()
+    s3_changes.subscribe(engine.on_bucket_change)
+    for name, operation in api.OPERATIONS.items():
+        setattr(ConfigResponse, name, answering(operation))
+    for name in ("start_configuration_recorder", "put_configuration_recorder"):
+        setattr(ConfigBackend, name, then_record(getattr(ConfigBackend, name)))
+    setattr(ConfigBackend, "put_config_rule", putting_rule(ConfigBackend.put_config_rule))  # noqa: B010
+    setattr(ConfigBackend, "delete_config_rule", deleting_rule(ConfigBackend.delete_config_rule))  # noqa: B010
+    engine.DELAY.install(hooks)
+    hooks.on_reset(engine.clear_timers)
+
+
+def answering(operation: Operation) -> Callable[[Any], str]:
+    """A ConfigResponse method (JSON protocol) for one of the api operations."""
+
+    def method(self: Any) -> str:
+        params = json.loads(self.body) if self.body else {}
+        return json.dumps(operation(self.current_account, self.region, params))
+
+    method.__name__ = operation.__name__
+    return method
+
+
+def then_record(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from labrunner.local.awsconfig import engine
+
+        result = method(self, *args, **kwargs)
+        engine.recorder_changed(self.account_id, self.region_name)
+        return result
+
+    return wrapper
+
+
+def putting_rule(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, config_rule: dict[str, Any], tags: Any = None) -> Any:
+        from moto.core.exceptions import JsonRESTError
+
+        from labrunner.local.awsconfig import engine
+
+        if not self.recorders:
+            raise JsonRESTError(
+                "NoAvailableConfigurationRecorderException",
+                "Configuration recorder is not available to put config rule.",
+            )
+        result = method(self, config_rule, tags)
+        name = config_rule.get("ConfigRuleName") or next(
+            (
+                rule.config_rule_name
+                for rule in self.config_rules.values()
+                if config_rule.get("ConfigRuleArn") in (rule.config_rule_arn,)
+                or config_rule.get("ConfigRuleId") in (rule.config_rule_id,)
+            ),
+            None,
+        )
+        if name:
+            engine.rule_added_or_updated(self.account_id, self.region_name, name)
+        return result
+
+    return wrapper
+
+
+def deleting_rule(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, rule_name: str) -> Any:
+        from labrunner.local.awsconfig import engine
+
+        result = method(self, rule_name)
+        engine.rule_deleted(self.account_id, self.region_name, rule_name)
+        return result
+
+    return wrapper
