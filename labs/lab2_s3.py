@@ -175,6 +175,19 @@ def stored_objects(s3: Any, bucket: str) -> list[StoredObject]:
     return out
 
 
+def newest_evidence(objects: list[StoredObject]) -> StoredObject | None:
+    """The newest object, preferring an encrypted one among those written in the same second.
+
+    S3 reports LastModified to the second, so objects written within one second cannot be
+    ordered: if any of the newest ones is encrypted, an object written last is encrypted.
+    """
+    if not objects:
+        return None
+    newest = objects[0].upload.last_modified
+    tied = [o for o in objects if o.upload.last_modified == newest]
+    return next((o for o in tied if o.sse is not None), tied[0])
+
+
 def matches_default(obj: StoredObject, default: s3s.DefaultEncryption | None) -> bool:
     """Was the object stored as the bucket's current default would store it?"""
     if default is None or obj.sse != default.algorithm:
@@ -216,11 +229,11 @@ class EncryptedUpload(Step):
     def apply(self, ctx: Context) -> bool:
         s3, bucket = ctx.client("s3"), ctx.workload().bucket
         default = s3s.default_encryption(s3, bucket)
-        newest = stored_objects(s3, bucket)[:1]
-        if newest and matches_default(newest[0], default):
+        newest = newest_evidence(stored_objects(s3, bucket))
+        if newest is not None and matches_default(newest, default):
             ctx.note(
-                f"the newest object {newest[0].upload.key!r} already shows ServerSideEncryption "
-                f"{newest[0].sse}; nothing to upload"
+                f"the newest object {newest.upload.key!r} already shows ServerSideEncryption {newest.sse}; "
+                "nothing to upload"
             )
             return False
         key = upload_file(s3, bucket, paths.sample_files_dir() / ENCRYPTED_UPLOAD_FILE)
@@ -231,7 +244,8 @@ class EncryptedUpload(Step):
     def verify(self, ctx: Context) -> Iterable[Check]:
         s3, bucket = ctx.client("s3"), ctx.workload().bucket
         objects = stored_objects(s3, bucket)
-        if not objects:
+        newest = newest_evidence(objects)
+        if newest is None:
             yield Check.fail(
                 "encrypted upload",
                 f"{bucket} holds no object yet",
@@ -239,15 +253,20 @@ class EncryptedUpload(Step):
                 "the object → Properties → Server-side encryption settings.",
             )
             return
-        newest, default = objects[0], s3s.default_encryption(s3, bucket)
+        default = s3s.default_encryption(s3, bucket)
         when = f"{newest.upload.last_modified:%Y-%m-%d %H:%M:%S} UTC"
         if newest.sse is None:
             yield Check.fail(
                 "encrypted upload",
                 f"the newest object {newest.upload.key!r} (written {when}) has no ServerSideEncryption: it is "
                 "stored unencrypted — the bucket had no default encryption when it was written",
-                f"Turn on default encryption ({encryption_console(bucket)}), then upload a file again: existing "
-                "objects stay as they were written.",
+                (
+                    f"Turn on default encryption ({encryption_console(bucket)}), then upload a file again"
+                    if default is None
+                    else f"Default encryption is now {default.label}: upload a file again (S3 → Buckets → {bucket} "
+                    "→ Upload)"
+                )
+                + "; existing objects stay as they were written.",
             )
         else:
             key = f" with key {newest.kms_key}" if newest.kms_key else ""
@@ -260,12 +279,12 @@ class EncryptedUpload(Step):
                 f"ServerSideEncryption {newest.sse}{key}. {SSE_2023}, so this shows the encryption in force "
                 f"when it was written, not who turned it on.{later}",
             )
-        older = [o for o in objects[1:] if o.sse is None]
+        older = [o for o in objects if o.sse is None and o is not newest]
         if older:
             names = ", ".join(repr(o.upload.key) for o in older[:3])
             yield Check.ok(
                 "objects written before encryption",
-                f"{len(older)} older object(s) ({names}{', …' if len(older) > 3 else ''}) are still unencrypted: "
+                f"{len(older)} object(s) ({names}{', …' if len(older) > 3 else ''}) are still unencrypted: "
                 "S3 does not re-encrypt existing objects; copy them onto themselves (Actions → Copy, or "
                 "S3 Batch Operations) to encrypt them",
             )
