@@ -80,6 +80,16 @@ def config_backend(account_id: str, region: str) -> Any:
     return config_backends[account_id][region]
 
 
+def existing_config_backend(account_id: str, region: str) -> Any | None:
+    """The ConfigBackend if Config was ever used in that account and region (without making one)."""
+    from moto.config.models import config_backends
+
+    if account_id not in dict.keys(config_backends):
+        return None
+    regions = config_backends[account_id]
+    return regions[region] if region in dict.keys(regions) else None
+
+
 def state_of(backend: Any) -> ConfigState:
     state = backend.__dict__.get(STATE_ATTRIBUTE)
     if not isinstance(state, ConfigState):
@@ -150,6 +160,8 @@ def record(account_id: str, region: str, names: Iterable[str] | None = None) -> 
 
 def on_bucket_change(change: BucketChange) -> None:
     """A bucket changed: the recorder records it, and change-triggered rules judge it."""
+    if existing_config_backend(change.account_id, change.region) is None:
+        return  # Config never used there: no recorder, nothing to record
     with LOCK:
         changed = record(change.account_id, change.region, [change.bucket])
         if changed:
