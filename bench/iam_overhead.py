@@ -1,0 +1,120 @@
+"""Figures for the local IAM layer: per-request authorization overhead, cost of a new account.
+
+Run: /work/venv/bin/python bench/iam_overhead.py
+Everything runs in-process against moto's backends (no server, no sockets), so the numbers are
+the IAM layer's own cost, not HTTP's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from labrunner.local import moto_settings
+
+moto_settings.apply()
+
+from moto.iam.models import IAMBackend, iam_backends  # noqa: E402
+
+from labrunner.local.fidelity import accounts, aws_managed_policies, iam_enforcement  # noqa: E402
+from labrunner.local.hooks import ServerHooks  # noqa: E402
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    """Median seconds per call over `repeat` calls."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def new_account_cost(label: str, first: int) -> float:
+    """Seconds to build the IAM backend (with AWS managed policies) of a never-seen account."""
+    counter = iter(range(first, first + 1000))
+
+    def build() -> None:
+        IAMBackend(region_name="aws", account_id=str(next(counter)).rjust(12, "0"))
+
+    cost = timed(build, 10)
+    print(f"  new account IAM backend ({label}): {cost * 1000:8.2f} ms")
+    return cost
+
+
+def environ(target: str, body: dict[str, Any], access_key: str) -> dict[str, Any]:
+    payload = json.dumps(body).encode()
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+        "CONTENT_LENGTH": str(len(payload)),
+        "HTTP_HOST": "127.0.0.1:4599",
+        "HTTP_X_AMZ_TARGET": target,
+        "HTTP_AUTHORIZATION": (
+            f"AWS4-HMAC-SHA256 Credential={access_key}/20261126/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=0"
+        ),
+        "wsgi.input": io.BytesIO(payload),
+    }
+
+
+def main() -> None:
+    print("AWS managed policies per account")
+    before = new_account_cost("moto as shipped", 100_000_000_000)
+    aws_managed_policies.install(ServerHooks(host="127.0.0.1", port=0))
+    IAMBackend(region_name="aws", account_id="000000000001")  # builds the shared template once
+    after = new_account_cost("shared, cloned", 200_000_000_000)
+    print(f"  speed-up: x{before / after:.0f}")
+
+    accounts.ensure_admin_user()
+    backend = iam_backends["123456789012"]["aws"]
+    backend.create_user("us-east-1", "reader")
+    backend.attach_user_policy("arn:aws:iam::aws:policy/ReadOnlyAccess", "reader")
+    backend.put_user_policy(
+        "reader",
+        "table",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "arn:aws:dynamodb:*:*:table/T"}],
+            }
+        ),
+    )
+    reader_key = backend.create_access_key("reader").access_key_id
+
+    def passthrough(env: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    middleware = iam_enforcement.IAMEnforcement(passthrough)
+
+    def request(target: str, body: dict[str, Any], key: str) -> Callable[[], Any]:
+        return lambda: list(middleware(environ(target, body, key), lambda *a: None))
+
+    print("per-request cost of the IAM middleware (median of 2000)")
+    cases = {
+        "admin, AdministratorAccess, GetItem": request(
+            "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, accounts.identity.ADMIN_ACCESS_KEY
+        ),
+        "user, ReadOnlyAccess + inline, GetItem": request(
+            "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, reader_key
+        ),
+        "user, ReadOnlyAccess + inline, PutItem denied": request(
+            "DynamoDB_20120810.PutItem", {"TableName": "U", "Item": {}}, reader_key
+        ),
+    }
+    baseline = timed(lambda: list(passthrough(environ("x.y", {}, "k"), lambda *a: None)), 2000)
+    for label, call in cases.items():
+        call()  # parse and cache the policies first, as a running server has
+        cost = timed(call, 2000) - baseline
+        print(f"  {label:48s} {cost * 1e6:8.1f} µs")
+
+
+if __name__ == "__main__":
+    main()
