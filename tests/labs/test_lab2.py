@@ -6,10 +6,13 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from labrunner.aws.s3 import lab_log_bucket_name
-from labrunner.context import Context
+from labrunner.aws.session import Identity, OpenTarget
+from labrunner.context import Context, Settings
 from labrunner.local.admin import make_legacy_unencrypted_bucket, set_s3_access_log_delay
 from labrunner.model import Report, Status
 from tests.helpers import cli, run, statuses, step
@@ -346,3 +349,30 @@ def test_explain_access_logging_reads_as_a_lab_instruction() -> None:
 def test_every_step_has_console_instructions(step_id: str) -> None:
     out = cli("explain", step_id).out
     assert "Do it by hand in the AWS console" in out and "What it checks and why" in out
+
+
+def test_check_of_labs_1_and_2_works_under_read_only_access(deployed: Context) -> None:
+    """SPEC §5: a student with ReadOnlyAccess can check; nothing in labs 1-2 needs more."""
+    assert set(statuses(run(deployed, "solve", ["lab1", "lab2"])).values()) == {Status.PASS}
+    iam = deployed.client("iam")
+    iam.create_user(UserName="student-read-only")
+    iam.attach_user_policy(UserName="student-read-only", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    key = iam.create_access_key(UserName="student-read-only")["AccessKey"]
+    session = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=deployed.region
+    )
+    arn = session.client("sts", endpoint_url=deployed.target.endpoint_url).get_caller_identity()["Arn"]
+    target = OpenTarget(
+        kind="aws",
+        session=session,
+        region=deployed.region,
+        endpoint_url=deployed.target.endpoint_url,
+        identity=Identity(account=deployed.account_id, arn=arn),
+    )
+    with pytest.raises(ClientError) as denied:  # the identity really is read-only
+        session.client("s3", endpoint_url=deployed.target.endpoint_url).delete_bucket_policy(
+            Bucket=lab_log_bucket_name(deployed.suffix)
+        )
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    report = run(Context(target, Settings()), "check", ["lab1", "lab2"])
+    assert set(statuses(report).values()) == {Status.PASS}, report
