@@ -110,6 +110,9 @@ class PlainListener(Listener):
                 done = self._finished[self._order[self._printed]]
                 for line in _step_lines(done, self.debug):
                     self.console.print(line, highlight=False, markup=False)
+                if self._command == "check":  # solve printed its notes live; check's come in order here
+                    for note in done.notes:
+                        self.console.print(f"         · {note}", highlight=False, markup=False)
                 self._printed += 1
 
     def run_finished(self, report: Report) -> None:
