@@ -388,10 +388,15 @@ def ensure_log_bucket(
         if not log_delivery(s3, name, source_bucket=source, account=account, region=region).via_policy
     ]
     if missing:
-        policy = _with_sources(bucket_policy(s3, name), name, missing, account, region)
-        s3.put_bucket_policy(Bucket=name, Policy=policy)
-        note(f"bucket policy of {name} now lets {LOG_DELIVERY_SERVICE} deliver logs of {', '.join(missing)}")
-        changed = True
+        current = bucket_policy(s3, name)
+        policy = _with_sources(current, name, missing, account, region)
+        if current is not None and json.loads(current) == json.loads(policy):
+            # The grant is there, yet something else (a Deny of the student's) blocks delivery.
+            note(f"the bucket policy of {name} already grants log delivery, but another statement blocks it")
+        else:
+            s3.put_bucket_policy(Bucket=name, Policy=policy)
+            note(f"bucket policy of {name} now lets {LOG_DELIVERY_SERVICE} deliver logs of {', '.join(missing)}")
+            changed = True
     return changed
 
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from labrunner.aws.s3 import lab_log_bucket_name
+from labrunner.aws.s3 import enable_access_logging, ensure_log_bucket, lab_log_bucket_name, log_delivery
 from labrunner.aws.session import Identity, OpenTarget
 from labrunner.context import Context, Settings
 from labrunner.local.admin import make_legacy_unencrypted_bucket, set_s3_access_log_delay
@@ -376,3 +376,59 @@ def test_check_of_labs_1_and_2_works_under_read_only_access(deployed: Context) -
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
     report = run(Context(target, Settings()), "check", ["lab1", "lab2"])
     assert set(statuses(report).values()) == {Status.PASS}, report
+
+
+def test_log_delivery_is_judged_by_source_bucket_account_and_deny(ctx: Context) -> None:
+    """The policy is evaluated as AWS would for logging.s3.amazonaws.com, conditions included."""
+    s3, account = ctx.client("s3"), ctx.account_id
+    s3.create_bucket(Bucket="source-a")
+    s3.create_bucket(Bucket="logs-x", ObjectOwnership="BucketOwnerEnforced")
+
+    def allowed(source: str, policy: str | None, account_id: str = account) -> bool:
+        if policy is None:
+            s3.delete_bucket_policy(Bucket="logs-x")
+        else:
+            s3.put_bucket_policy(Bucket="logs-x", Policy=policy)
+        return log_delivery(s3, "logs-x", source_bucket=source, account=account_id, region=ctx.region).allowed
+
+    scoped_to_a = delivery_policy("logs-x", "source-a", account)
+    assert allowed("source-a", scoped_to_a)
+    assert not allowed("source-b", scoped_to_a)  # another source bucket
+    assert not allowed("source-a", scoped_to_a, account_id="210987654321")  # another account
+    assert not allowed("source-a", None)
+    deny = json.loads(scoped_to_a)
+    deny["Statement"].append(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs-x/*"}
+    )
+    assert not allowed("source-a", json.dumps(deny))
+
+
+def test_ensure_log_bucket_merges_sources_and_is_idempotent(ctx: Context) -> None:
+    """Lab 4 reuses it: a second source bucket is added to the same statement, others are kept."""
+    s3, account = ctx.client("s3"), ctx.account_id
+    for name in ("source-a", "source-b"):
+        s3.create_bucket(Bucket=name)
+    log = lab_log_bucket_name(ctx.suffix)
+    assert ensure_log_bucket(s3, log, region=ctx.region, account=account, source_buckets=["source-a"])
+    kept = json.loads(s3.get_bucket_policy(Bucket=log)["Policy"])
+    kept["Statement"].append(
+        {
+            "Sid": "Theirs",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{log}/*",
+        }
+    )
+    s3.put_bucket_policy(Bucket=log, Policy=json.dumps(kept))
+    assert ensure_log_bucket(s3, log, region=ctx.region, account=account, source_buckets=["source-a", "source-b"])
+    assert not ensure_log_bucket(s3, log, region=ctx.region, account=account, source_buckets=["source-b", "source-a"])
+    statements = {s.get("Sid"): s for s in json.loads(s3.get_bucket_policy(Bucket=log)["Policy"])["Statement"]}
+    assert "Theirs" in statements
+    assert statements["S3ServerAccessLogsPolicy"]["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        "arn:aws:s3:::source-a",
+        "arn:aws:s3:::source-b",
+    ]
+    for source in ("source-a", "source-b"):
+        assert enable_access_logging(s3, source, target_bucket=log)
+        assert not enable_access_logging(s3, source, target_bucket=log)
