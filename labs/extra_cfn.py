@@ -1,0 +1,893 @@
+"""Extra credit: every fix of labs 2 and 3 in the CloudFormation template, reviewed and deployed as code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labrunner import paths
+from labrunner.aws.cfn import deployed_template, first_failure_reason, load_template, wait_for_stack
+from labrunner.aws.errors import error_code
+from labrunner.aws.iam import (
+    LAMBDA_SERVICE,
+    CustomPolicySimulator,
+    LabResources,
+    NamedPolicy,
+    admin_checks,
+    basic_execution_checks,
+    dynamodb_least_privilege_checks,
+    managed_policy_document,
+    sqs_least_privilege_checks,
+    trust_policy_checks,
+)
+from labrunner.aws.pipeline import upload_file
+from labrunner.aws.policy import AccessRequest, PolicyParseError, caller_from, evaluate_resource_policy
+from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultEncryption, log_bucket_encryption_problem
+from labrunner.aws.stack import StackInfo, partition
+from labrunner.context import Context
+from labrunner.discovery import load_labs_from
+from labrunner.model import Check, status_of
+from labrunner.step import Lab, Poll, Step
+
+SECURE_TEMPLATE = "cloudformation_template_secure.yaml"
+TEMPLATE_ENV = "LABRUNNER_SECURE_TEMPLATE"  # a student's own hardened template, instead of the bundled one
+LAB_LOGICAL_IDS = {
+    "FileUploadsBucket": "AWS::S3::Bucket",
+    "S3NotificationQueue": "AWS::SQS::Queue",
+    "S3NotificationQueuePolicy": "AWS::SQS::QueuePolicy",
+    "MetadataLambda": "AWS::Lambda::Function",
+    "MetadataLambdaRole": "AWS::IAM::Role",
+    "QueueLambdaSourceMapping": "AWS::Lambda::EventSourceMapping",
+    "ObjectMetadataTable": "AWS::DynamoDB::Table",
+}
+# The lab 2 and 3 steps whose live checks the deployed stack must pass. Not included: the steps that
+# wait on AWS's asynchronous delivery (lab2.encrypted-upload, lab2.logs-delivered) or replay a
+# demo (lab3.access-denied).
+LIVE_STEPS = (
+    "lab2.encryption",
+    "lab2.log-bucket",
+    "lab2.access-logging",
+    "lab3.trust-policy",
+    "lab3.no-admin",
+    "lab3.basic-execution",
+    "lab3.dynamodb-least-privilege",
+    "lab3.sqs-least-privilege",
+    "lab3.pipeline",
+)
+PROBE_FILE = "The Lighthouse Keeper's Log.txt"
+OTHER_ACCOUNT = "999999999999"
+CHANGE_SET_PREFIX = "labrunner-secure-"
+
+
+def template_path() -> Path:
+    """The hardened template to check and deploy: $LABRUNNER_SECURE_TEMPLATE, else the bundled one."""
+    override = os.environ.get(TEMPLATE_ENV)
+    return Path(override) if override else paths.template(SECURE_TEMPLATE)
+
+
+# -- intrinsic functions ---------------------------------------------------------------------
+class Unresolvable(ValueError):
+    """An intrinsic function the static analysis cannot evaluate (Fn::If, imports …)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """What Ref / Fn::GetAtt / Fn::Sub of a template evaluate to, in one account and region."""
+
+    account: str
+    region: str
+    stack: str
+    physical: Mapping[str, str]  # logical id -> physical id
+    types: Mapping[str, str]  # logical id -> resource type
+    parameters: Mapping[str, str]
+
+    @property
+    def partition(self) -> str:
+        return partition(self.region)
+
+    def pseudo(self, name: str) -> str:
+        values = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": self.partition,
+            "AWS::StackName": self.stack,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack}/x",
+        }
+        if name in values:
+            return values[name]
+        raise Unresolvable(f"Ref {name}")
+
+    def name_of(self, logical: str) -> str:
+        """The resource's name (a queue's physical id is its URL)."""
+        physical = self.physical[logical]
+        return physical.rstrip("/").rsplit("/", 1)[-1] if self.types.get(logical) == "AWS::SQS::Queue" else physical
+
+    def ref(self, logical: str) -> str:
+        if logical in self.parameters:
+            return self.parameters[logical]
+        if logical.startswith("AWS::"):
+            return self.pseudo(logical)
+        if logical not in self.physical:
+            raise Unresolvable(f"Ref {logical}")
+        return self.physical[logical]
+
+    def attribute(self, logical: str, attribute: str) -> str:
+        if logical not in self.physical:
+            raise Unresolvable(f"GetAtt {logical}.{attribute}")
+        kind, name, p = self.types.get(logical, ""), self.name_of(logical), self.partition
+        arns = {
+            "AWS::S3::Bucket": f"arn:{p}:s3:::{name}",
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{self.region}:{self.account}:{name}",
+            "AWS::DynamoDB::Table": f"arn:{p}:dynamodb:{self.region}:{self.account}:table/{name}",
+            "AWS::IAM::Role": f"arn:{p}:iam::{self.account}:role/{name}",
+            "AWS::Lambda::Function": f"arn:{p}:lambda:{self.region}:{self.account}:function:{name}",
+        }
+        if attribute == "Arn" and kind in arns:
+            return arns[kind]
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
+            return name
+        if attribute == "QueueUrl" and kind == "AWS::SQS::Queue":
+            return self.physical[logical]
+        return f"{name}.{attribute}"
+
+    @classmethod
+    def static(cls, template: Mapping[str, Any], account: str, region: str, stack: str) -> Names:
+        """Made-up physical ids, shaped like CloudFormation's, for a template that is not deployed."""
+        resources = _resources(template)
+        physical = {}
+        for logical, body in resources.items():
+            name = f"{stack}-{logical}-template".lower()[:63]
+            if body.get("Type") == "AWS::SQS::Queue":
+                name = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            physical[logical] = name
+        return cls(account, region, stack, physical, _types(template), _parameter_defaults(template))
+
+    @classmethod
+    def deployed(cls, template: Mapping[str, Any], info: StackInfo, account: str, region: str) -> Names:
+        """The stack's real physical ids (made-up ones for resources the stack lacks)."""
+        static = cls.static(template, account, region, info.name)
+        physical = dict(static.physical)
+        physical.update({lid: r.physical_id for lid, r in info.resources.items() if r.physical_id})
+        parameters = {**static.parameters, **info.parameters}
+        return cls(account, region, info.name, physical, static.types, parameters)
+
+
+def _resources(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    resources = template.get("Resources") or {}
+    return {k: v for k, v in resources.items() if isinstance(v, dict)}
+
+
+def _types(template: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v.get("Type", "")) for k, v in _resources(template).items()}
+
+
+def _parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
+    params = template.get("Parameters") or {}
+    return {k: str(v.get("Default", "")) for k, v in params.items() if isinstance(v, dict) and "Default" in v}
+
+
+def _sub(text: str, variables: Mapping[str, Any], names: Names) -> str:
+    out, i = [], 0
+    while i < len(text):
+        start = text.find("${", i)
+        if start < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        end = text.index("}", start)
+        key = text[start + 2 : end]
+        if key.startswith("!"):  # ${!Literal}
+            out.append("${" + key[1:] + "}")
+        elif key in variables:
+            out.append(str(resolve(variables[key], names)))
+        elif "." in key:
+            logical, attribute = key.split(".", 1)
+            out.append(names.attribute(logical, attribute))
+        else:
+            out.append(names.ref(key))
+        i = end + 1
+    return "".join(out)
+
+
+def resolve(value: Any, names: Names) -> Any:
+    """The value with every intrinsic function evaluated."""
+    if isinstance(value, list):
+        return [resolve(v, names) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return names.ref(str(arg))
+        if key == "Fn::GetAtt":
+            parts = arg.split(".", 1) if isinstance(arg, str) else list(arg)
+            return names.attribute(str(parts[0]), str(resolve(parts[1], names)))
+        if key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            return _sub(str(text), variables, names)
+        if key == "Fn::Join":
+            sep, items = arg
+            return str(sep).join(str(resolve(i, names)) for i in resolve(items, names))
+        if key == "Fn::Select":
+            index, items = arg
+            return resolve(items, names)[int(resolve(index, names))]
+        if key == "Fn::Split":
+            sep, text = arg
+            return str(resolve(text, names)).split(str(sep))
+        if key.startswith("Fn::") or key == "Condition":
+            raise Unresolvable(key)
+    return {k: resolve(v, names) for k, v in value.items()}
+
+
+def ref_target(value: Any) -> str | None:
+    """The logical id a `Ref` (or `!Ref`) names, else None."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return str(value["Ref"])
+    return None
+
+
+# -- the template's security findings ----------------------------------------------------------
+@dataclass(frozen=True)
+class Audit:
+    """One template, with what its intrinsic functions evaluate to, and how to fix it (hint style)."""
+
+    template: Mapping[str, Any]
+    names: Names
+    where: str  # "the template" / "the stack's deployed template"
+    iam: Any
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return _resources(self.template)
+
+    def props(self, logical: str) -> dict[str, Any]:
+        body = self.resources.get(logical) or {}
+        props = body.get("Properties") or {}
+        return props if isinstance(props, dict) else {}
+
+    def prop(self, logical: str, *path: str) -> Any:
+        value: Any = self.props(logical)
+        for key in path:
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    def fix(self, text: str) -> str:
+        return f"Edit {self.where}: {text}"
+
+
+def _bucket_policy_of(audit: Audit, bucket_logical: str) -> tuple[str | None, Any]:
+    """(logical id, resolved document) of the AWS::S3::BucketPolicy attached to a template bucket."""
+    for logical, body in audit.resources.items():
+        if body.get("Type") != "AWS::S3::BucketPolicy":
+            continue
+        if ref_target(audit.props(logical).get("Bucket")) == bucket_logical:
+            return logical, resolve(audit.props(logical).get("PolicyDocument"), audit.names)
+    return None, None
+
+
+def _encryption(audit: Audit, logical: str) -> DefaultEncryption | None:
+    default = audit.prop(
+        logical, "BucketEncryption", "ServerSideEncryptionConfiguration", "ServerSideEncryptionByDefault"
+    )
+    if not isinstance(default, dict) or not default.get("SSEAlgorithm"):
+        return None
+    key = default.get("KMSMasterKeyID")
+    return DefaultEncryption(str(default["SSEAlgorithm"]), str(resolve(key, audit.names)) if key else None)
+
+
+def logical_id_checks(audit: Audit) -> list[Check]:
+    types = _types(audit.template)
+    wrong = [f"{lid} ({kind})" for lid, kind in LAB_LOGICAL_IDS.items() if types.get(lid) != kind]
+    if wrong:
+        return [
+            Check.fail(
+                "lab logical ids kept",
+                f"missing or of another type: {', '.join(wrong)}; a stack update would replace or delete them",
+                audit.fix(f"keep the logical ids of cloudformation_template.yaml ({', '.join(LAB_LOGICAL_IDS)})."),
+            )
+        ]
+    return [Check.ok("lab logical ids kept", "an update keeps the same seven lab resources")]
+
+
+def upload_bucket_checks(audit: Audit) -> list[Check]:
+    checks = []
+    encryption = _encryption(audit, "FileUploadsBucket")
+    if encryption is None:
+        checks.append(
+            Check.fail(
+                "upload bucket default encryption",
+                "FileUploadsBucket has no BucketEncryption",
+                audit.fix(
+                    "add to FileUploadsBucket's Properties: BucketEncryption → ServerSideEncryptionConfiguration → "
+                    "- ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}."
+                ),
+            )
+        )
+    else:
+        checks.append(Check.ok("upload bucket default encryption", f"FileUploadsBucket: {encryption.label}"))
+    return checks
+
+
+def log_bucket_checks(audit: Audit) -> tuple[list[Check], str | None]:
+    """Access logging to a separate, secured log bucket of the template; also its logical id."""
+    destination = audit.prop("FileUploadsBucket", "LoggingConfiguration", "DestinationBucketName")
+    log_logical = ref_target(destination)
+    prefix = str(audit.prop("FileUploadsBucket", "LoggingConfiguration", "LogFilePrefix") or "")
+    add_logging = audit.fix(
+        "add a log bucket resource (e.g. AccessLogsBucket) and give FileUploadsBucket "
+        "LoggingConfiguration: {DestinationBucketName: !Ref AccessLogsBucket, LogFilePrefix: upload-bucket/}."
+    )
+    if destination is None:
+        return [Check.fail("access logging", "FileUploadsBucket has no LoggingConfiguration", add_logging)], None
+    if log_logical == "FileUploadsBucket":
+        return [
+            Check.fail(
+                "access logging",
+                "FileUploadsBucket logs to itself: every log delivery would be logged again, without end",
+                add_logging,
+            )
+        ], None
+    if log_logical is None or _types(audit.template).get(log_logical) != "AWS::S3::Bucket":
+        return [
+            Check.fail(
+                "access logging",
+                f"FileUploadsBucket logs to {destination!r}, which is not a bucket of this template",
+                add_logging,
+            )
+        ], None
+    checks = [Check.ok("access logging", f"FileUploadsBucket logs to {log_logical}/{prefix}")]
+    body = audit.resources[log_logical]
+    blocked = audit.prop(log_logical, "PublicAccessBlockConfiguration") or {}
+    off = [name for name in BLOCK_PUBLIC_ACCESS if not (isinstance(blocked, dict) and blocked.get(name) is True)]
+    if off:
+        checks.append(
+            Check.fail(
+                "log bucket blocks public access",
+                f"{log_logical} lacks {', '.join(off)}",
+                audit.fix(f"give {log_logical} PublicAccessBlockConfiguration with all four settings true."),
+            )
+        )
+    else:
+        checks.append(Check.ok("log bucket blocks public access", f"{log_logical}: all four settings on"))
+    problem = log_bucket_encryption_problem(_encryption(audit, log_logical))
+    if problem:
+        checks.append(
+            Check.fail(
+                "log bucket encrypted",
+                f"{log_logical}: {problem}",
+                audit.fix(f"give {log_logical} BucketEncryption with SSEAlgorithm AES256 (SSE-S3)."),
+            )
+        )
+    else:
+        encryption = _encryption(audit, log_logical)
+        label = encryption.label if encryption else "?"
+        checks.append(Check.ok("log bucket encrypted", f"{log_logical}: {label}"))
+    if body.get("DeletionPolicy") == "Retain":
+        checks.append(Check.ok("log bucket retained", f"{log_logical} has DeletionPolicy: Retain"))
+    else:
+        checks.append(
+            Check.fail(
+                "log bucket retained",
+                f"{log_logical} would be deleted with the stack, and the audit trail with it",
+                audit.fix(f"add DeletionPolicy: Retain (and UpdateReplacePolicy: Retain) to {log_logical}."),
+            )
+        )
+    checks.append(_log_delivery_check(audit, log_logical, prefix))
+    return checks, log_logical
+
+
+def _log_delivery_check(audit: Audit, log_logical: str, prefix: str) -> Check:
+    name = "log delivery allowed, scoped"
+    policy_logical, document = _bucket_policy_of(audit, log_logical)
+    log_arn = audit.names.attribute(log_logical, "Arn")
+    source_arn = audit.names.attribute("FileUploadsBucket", "Arn")
+    add = audit.fix(
+        f"add an AWS::S3::BucketPolicy for {log_logical}: Allow Service {LOG_DELIVERY_SERVICE} s3:PutObject on "
+        f"${{{log_logical}.Arn}}/{prefix}*, Condition ArnLike aws:SourceArn !GetAtt FileUploadsBucket.Arn and "
+        "StringEquals aws:SourceAccount !Ref AWS::AccountId."
+    )
+    if document is None:
+        return Check.fail(name, f"{log_logical} has no bucket policy: S3 cannot deliver logs to it", add)
+
+    def allowed(source: str, account: str) -> bool:
+        request = AccessRequest(
+            "s3:PutObject",
+            f"{log_arn}/{prefix}2024-01-01-00-00-00-0123456789ABCDEF",
+            caller=caller_from(LOG_DELIVERY_SERVICE),
+            context={"aws:SourceArn": source, "aws:SourceAccount": account},
+        )
+        return evaluate_resource_policy(document, request).decision.allowed
+
+    try:
+        ours = allowed(source_arn, audit.names.account)
+        foreign = allowed(f"arn:{audit.names.partition}:s3:::someone-elses-bucket", OTHER_ACCOUNT)
+    except PolicyParseError as exc:
+        return Check.fail(name, f"the bucket policy {policy_logical} cannot be read: {exc}", add)
+    if not ours:
+        return Check.fail(
+            name, f"{policy_logical} does not let {LOG_DELIVERY_SERVICE} put FileUploadsBucket's logs", add
+        )
+    if foreign:
+        return Check.fail(
+            name,
+            f"{policy_logical} lets {LOG_DELIVERY_SERVICE} put logs of any bucket of any account (confused deputy)",
+            audit.fix(
+                "scope the log delivery statement with Condition ArnLike aws:SourceArn !GetAtt "
+                "FileUploadsBucket.Arn and StringEquals aws:SourceAccount !Ref AWS::AccountId."
+            ),
+        )
+    return Check.ok(name, f"{policy_logical} lets {LOG_DELIVERY_SERVICE} deliver FileUploadsBucket's logs only")
+
+
+def tls_only_checks(audit: Audit, buckets: Iterable[str]) -> list[Check]:
+    """Beyond the lab (SC-8): every request without TLS is denied, with TLS the policy denies nothing."""
+    checks = []
+    for bucket in buckets:
+        policy_logical, document = _bucket_policy_of(audit, bucket)
+        name = f"{bucket} TLS only"
+        hint = audit.fix(
+            f"add to {bucket}'s bucket policy: Effect Deny, Principal '*', Action s3:*, Resource the bucket and "
+            "its objects, Condition Bool aws:SecureTransport false."
+        )
+        if document is None:
+            checks.append(Check.fail(name, f"{bucket} has no bucket policy: plain HTTP requests are accepted", hint))
+            continue
+        arn = audit.names.attribute(bucket, "Arn")
+
+        def decision(secure: str, arn: str = arn, document: Any = document) -> Any:
+            caller = caller_from(f"arn:{audit.names.partition}:iam::{audit.names.account}:root")
+            request = AccessRequest(
+                "s3:GetObject", f"{arn}/any-key", caller=caller, context={"aws:SecureTransport": secure}
+            )
+            return evaluate_resource_policy(document, request).decision
+
+        try:
+            plain, secure = decision("false"), decision("true")
+        except PolicyParseError as exc:
+            checks.append(Check.fail(name, f"the bucket policy {policy_logical} cannot be read: {exc}", hint))
+            continue
+        if not plain.explicit_deny:
+            checks.append(Check.fail(name, f"{policy_logical} does not deny requests without TLS", hint))
+        elif secure.explicit_deny:
+            checks.append(
+                Check.fail(
+                    name,
+                    f"{policy_logical} denies requests over TLS too: the workload could not use {bucket}",
+                    audit.fix(f"limit the Deny of {policy_logical} with Condition Bool aws:SecureTransport false."),
+                )
+            )
+        else:
+            checks.append(Check.ok(name, f"{policy_logical} denies every request to {bucket} without TLS"))
+    return checks
+
+
+def data_checks(audit: Audit) -> list[Check]:
+    """Beyond the lab: DynamoDB encryption and point-in-time recovery, SQS encryption."""
+    checks = []
+    sse = audit.prop("ObjectMetadataTable", "SSESpecification") or {}
+    if isinstance(sse, dict) and (sse.get("SSEEnabled") is True or str(sse.get("SSEEnabled")).lower() == "true"):
+        checks.append(Check.ok("table encrypted with KMS", "ObjectMetadataTable: SSESpecification SSEEnabled"))
+    else:
+        checks.append(
+            Check.fail(
+                "table encrypted with KMS",
+                "ObjectMetadataTable uses the AWS owned key: its use is not visible or controllable in the account",
+                audit.fix("give ObjectMetadataTable SSESpecification: {SSEEnabled: true}."),
+            )
+        )
+    pitr = audit.prop("ObjectMetadataTable", "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled")
+    if pitr is True or str(pitr).lower() == "true":
+        checks.append(Check.ok("table point-in-time recovery", "ObjectMetadataTable can be restored to any second"))
+    else:
+        checks.append(
+            Check.fail(
+                "table point-in-time recovery",
+                "ObjectMetadataTable has no point-in-time recovery: a bad write cannot be undone",
+                audit.fix(
+                    "give ObjectMetadataTable PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}."
+                ),
+            )
+        )
+    queue = audit.props("S3NotificationQueue")
+    managed = queue.get("SqsManagedSseEnabled")
+    if managed is True or str(managed).lower() == "true" or queue.get("KmsMasterKeyId"):
+        how = "SSE-KMS" if queue.get("KmsMasterKeyId") else "SSE-SQS"
+        checks.append(Check.ok("queue encrypted", f"S3NotificationQueue: {how}"))
+    else:
+        checks.append(
+            Check.fail(
+                "queue encrypted",
+                "S3NotificationQueue does not say how its messages are encrypted at rest",
+                audit.fix("give S3NotificationQueue SqsManagedSseEnabled: true."),
+            )
+        )
+    return checks
+
+
+def role_policies(audit: Audit) -> tuple[dict[str, Any], list[NamedPolicy], list[NamedPolicy]]:
+    """The role's trust policy, inline policies and managed policies, resolved."""
+    props = audit.props("MetadataLambdaRole")
+    trust = resolve(props.get("AssumeRolePolicyDocument") or {}, audit.names)
+    inline = [
+        NamedPolicy(str(p.get("PolicyName", f"policy{i}")), "role", resolve(p.get("PolicyDocument") or {}, audit.names))
+        for i, p in enumerate(props.get("Policies") or [], start=1)
+        if isinstance(p, dict)
+    ]
+    managed = []
+    for value in props.get("ManagedPolicyArns") or []:
+        arn = str(resolve(value, audit.names))
+        managed.append(
+            NamedPolicy(arn.rsplit("/", 1)[-1], _managed_source(arn), managed_policy_document(audit.iam, arn), arn)
+        )
+    return trust, inline, managed
+
+
+def _managed_source(arn: str) -> str:
+    return "aws-managed" if ":iam::aws:policy/" in arn else "user-managed"
+
+
+def role_checks(audit: Audit) -> list[Check]:
+    """Lab 3's semantic checks, on the template's role policies, through IAM's policy simulator."""
+    names = audit.names
+    res = LabResources(
+        account=names.account,
+        region=names.region,
+        role_name=names.name_of("MetadataLambdaRole"),
+        table=names.name_of("ObjectMetadataTable"),
+        queue=names.name_of("S3NotificationQueue"),
+        function=names.name_of("MetadataLambda"),
+    )
+    trust, inline, managed = role_policies(audit)
+    evaluator = CustomPolicySimulator(audit.iam, inline + managed)
+    found = [
+        *trust_policy_checks(trust, role=res.role_name),
+        *admin_checks(evaluator, res, managed),
+        *basic_execution_checks(evaluator, res, inline + managed),
+        *dynamodb_least_privilege_checks(evaluator, res),
+        *sqs_least_privilege_checks(evaluator, res),
+    ]
+    return [_in_template(check, audit) for check in found]
+
+
+def _in_template(check: Check, audit: Audit) -> Check:
+    """A lab-3 check about the template: the fix is an edit of MetadataLambdaRole, not a console click."""
+    if check.passed:
+        return Check.ok(f"role: {check.name}", check.detail)
+    edits = {
+        "only Lambda may assume the role": f"keep only Principal Service {LAMBDA_SERVICE} in AssumeRolePolicyDocument.",
+        "Lambda may assume the role": (
+            f"allow Principal Service {LAMBDA_SERVICE} sts:AssumeRole in AssumeRolePolicyDocument."
+        ),
+        "no administrator policy attached": "remove administrator / job-function ARNs from ManagedPolicyArns.",
+        "the function may write its logs": (
+            "add !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole "
+            "to ManagedPolicyArns."
+        ),
+    }
+    hint = edits.get(
+        check.name,
+        "give MetadataLambdaRole exactly: inline DynamoDbPutItemOnly (dynamodb:PutItem on !GetAtt "
+        "ObjectMetadataTable.Arn), inline RetrieveSqsMessages (sqs:GetQueueAttributes, ReceiveMessage, "
+        "DeleteMessage on !GetAtt S3NotificationQueue.Arn), AWSLambdaBasicExecutionRole; nothing else.",
+    )
+    return Check.fail(f"role: {check.name}", check.detail, audit.fix(f"in MetadataLambdaRole, {hint}"))
+
+
+def audit_checks(audit: Audit) -> list[Check]:
+    """Every fix of labs 2 and 3, and the extras, in the template."""
+    checks = logical_id_checks(audit)
+    if not checks[0].passed:
+        return checks
+    checks += upload_bucket_checks(audit)
+    logging_checks, log_logical = log_bucket_checks(audit)
+    checks += logging_checks
+    checks += tls_only_checks(audit, ["FileUploadsBucket"] + ([log_logical] if log_logical else []))
+    checks += role_checks(audit)
+    checks += data_checks(audit)
+    return checks
+
+
+def lint_checks(text: str, region: str) -> list[Check]:
+    """cfn-lint (errors and warnings; informational findings do not fail)."""
+    from cfnlint.api import ManualArgs, lint
+
+    matches = [m for m in lint(text, config=ManualArgs(regions=[region])) if m.rule.id[:1] in ("E", "W")]
+    if not matches:
+        return [Check.ok("cfn-lint", "no errors or warnings")]
+    shown = "; ".join(f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches[:5])
+    more = f" (+{len(matches) - 5} more)" if len(matches) > 5 else ""
+    return [
+        Check.fail(
+            "cfn-lint",
+            f"{len(matches)} finding(s): {shown}{more}",
+            "Run `cfn-lint` on the template and fix what it reports (line numbers above).",
+        )
+    ]
+
+
+# -- the live checks of labs 2 and 3 -------------------------------------------------------------
+def live_steps() -> dict[str, Step]:
+    """The lab 2 and 3 steps whose verify extra.stack-secure re-uses (as loaded by the catalogue)."""
+    found: dict[str, Step] = {}
+    for module in list(sys.modules.values()):
+        lab = getattr(module, "LAB", None)
+        if isinstance(lab, Lab) and lab.id in ("lab2", "lab3"):
+            found.update({s.id: s for s in lab.steps})
+    if not all(step_id in found for step_id in LIVE_STEPS):
+        for lab in load_labs_from(paths.labs_dir()):
+            if lab.id in ("lab2", "lab3"):
+                found.update({s.id: s for s in lab.steps})
+    return found
+
+
+def live_check(ctx: Context, step: Step) -> Check:
+    """One lab step's verdict on the live account, as one check."""
+    name = f"{step.id} live"
+    try:
+        checks = tuple(step.verify(ctx))
+    except Exception as exc:  # the step's own errors: reported, the others still run
+        code = error_code(exc) or type(exc).__name__
+        return Check.fail(name, f"{step.id} could not be checked ({code}: {exc})", step.hint)
+    status = status_of(checks)
+    if status.value == "pass":
+        return Check.ok(name, f"{step.title}: met")
+    bad = next((c for c in checks if not c.passed and not c.pending), None)
+    if bad is None:
+        waiting = next(c for c in checks if c.pending)
+        return Check.waiting(name, f"{step.title}: {waiting.detail}", waiting.hint)
+    return Check.fail(
+        name,
+        f"{step.title}: {bad.detail} — the live account differs from the template (a change made outside "
+        "CloudFormation: drift, CM-3)",
+        f"{bad.hint} (CloudFormation → the stack → Stack actions → Detect drift shows such changes.)",
+    )
+
+
+# -- steps -----------------------------------------------------------------------------------
+def _read_template(path: Path) -> tuple[str, dict[str, Any]]:
+    text = path.read_text()
+    return text, load_template(text)
+
+
+class TemplateSecure(Step):
+    id = "extra.template-secure"
+    title = "The hardened template codifies every fix of labs 2 and 3"
+    controls = ("CM-2", "CM-3")
+    why = """
+        A fix made in the console is undone by the next stack update and is invisible to review.
+        Written into the template, security becomes part of the baseline configuration (CM-2)
+        and goes through change control like any code (CM-3). Checks
+        cloudformation_template_secure.yaml (or the file named by $LABRUNNER_SECURE_TEMPLATE)
+        statically: the lab's logical ids kept; default encryption; a separate log bucket (Block
+        Public Access, SSE-S3, DeletionPolicy Retain, a delivery policy for
+        logging.s3.amazonaws.com scoped to the upload bucket and account); access logging; the
+        Lambda role trusted by Lambda only, without administrator policies, with basic
+        execution, PutItem on the table and the three SQS actions on the queue, nothing else
+        (the same semantic checks as lab 3, through IAM's policy simulator); and beyond the lab:
+        TLS-only bucket policies, DynamoDB KMS encryption and point-in-time recovery, SQS
+        encryption. The template must also pass cfn-lint.
+    """
+    console = """
+        Copy cloudformation_template.yaml to cloudformation_template_secure.yaml and edit it:
+        BucketEncryption on FileUploadsBucket; a new AWS::S3::Bucket for logs with
+        PublicAccessBlockConfiguration, BucketEncryption and DeletionPolicy: Retain, and an
+        AWS::S3::BucketPolicy allowing logging.s3.amazonaws.com; LoggingConfiguration on
+        FileUploadsBucket; in MetadataLambdaRole only the lambda.amazonaws.com trust statement,
+        ManagedPolicyArns AWSLambdaBasicExecutionRole, inline policies DynamoDbPutItemOnly and
+        RetrieveSqsMessages; TLS-only bucket policies, SSESpecification and
+        PointInTimeRecoverySpecification on the table, SqsManagedSseEnabled on the queue. Run
+        `cfn-lint` on it. (labrunner ships a finished one: the answer key.)
+    """
+    automation = """
+        Nothing to do: the hardened template ships with labrunner (cloudformation_template_secure.yaml);
+        solve only checks it.
+    """
+    hint = "Write the hardened template (cloudformation_template_secure.yaml) with every fix of labs 2 and 3."
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        path = template_path()
+        if not path.is_file():
+            yield Check.fail(
+                "template file", f"{path} does not exist", f"Write {path.name} (see `labrunner explain {self.id}`)."
+            )
+            return
+        try:
+            text, template = _read_template(path)
+        except (OSError, ValueError) as exc:
+            yield Check.fail("template file", f"{path.name} cannot be read: {exc}", "Fix its YAML / JSON syntax.")
+            return
+        yield Check.ok("template file", f"checking {path}")
+        yield from lint_checks(text, ctx.region)
+        names = Names.static(template, ctx.account_id, ctx.region, ctx.stack_name)
+        audit = Audit(template, names, f"{path.name}", ctx.client("iam"))
+        try:
+            yield from audit_checks(audit)
+        except Unresolvable as exc:
+            yield Check.fail(
+                "template analysis",
+                f"{path.name} uses {exc}, which cannot be evaluated statically",
+                "Write the security-relevant properties without conditions or imports.",
+            )
+
+
+class StackSecure(Step):
+    id = "extra.stack-secure"
+    title = "The live stack runs the hardened template"
+    controls = ("CM-2", "CM-6")
+    requires = ("setup.stack", "extra.template-secure")
+    why = """
+        The hardened template only protects what it is deployed to. Passes when the stack's
+        deployed template carries every fix (the same checks as extra.template-secure, on the
+        template CloudFormation holds), and the live checks of labs 2 and 3 pass on the account — so a
+        change made in the console afterwards (e.g. SystemAdministrator attached again) fails it as
+        drift, and a fix made only in the console (not in the template) fails it too: the next
+        update would undo it (CM-3).
+    """
+    console = """
+        CloudFormation → Stacks → immersion → Update → Replace existing template → Upload a
+        template file → cloudformation_template_secure.yaml → Next → Next → acknowledge IAM
+        resources → review the change set (the role's policies, the buckets, the queue and the
+        table are modified; an access-log bucket and two bucket policies are added) → Submit.
+        Wait for UPDATE_COMPLETE, then upload a file to check the pipeline still works.
+    """
+    automation = """
+        Creates a change set from the hardened template (no change set when the stack already runs
+        it), notes every change, executes it and waits for UPDATE_COMPLETE, then uploads
+        sample_s3_files/The Lighthouse Keeper's Log.txt to prove the pipeline works with the
+        least-privilege role.
+    """
+    hint = "Update the stack with the hardened template: `labrunner solve extra`, or CloudFormation → Update."
+    poll = Poll(deadline_s=90, interval_s=1)
+
+    def apply(self, ctx: Context) -> bool:
+        cfn = ctx.client("cloudformation")
+        info = ctx.stack()
+        path = template_path()
+        text, template = _read_template(path)
+        if deployed_template(cfn, info.stack_id) == template:
+            ctx.note(f"stack {info.name} already runs {path.name}")
+            return False
+        changes = self._change_set(ctx, cfn, info.name, text, path.name)
+        if changes is None:
+            return False
+        started = time.time() - 1
+        cfn.execute_change_set(ChangeSetName=changes, StackName=info.name)
+        final = wait_for_stack(cfn, info.name, ctx.note, since=started)
+        if final != "UPDATE_COMPLETE":
+            raise RuntimeError(f"stack {info.name} ended {final}: {first_failure_reason(cfn, info.name)}")
+        ctx.refresh()
+        bucket = ctx.workload().bucket
+        key = upload_file(ctx.client("s3"), bucket, paths.sample_files_dir() / PROBE_FILE)
+        ctx.note(f"uploaded {key!r} to s3://{bucket} to prove the pipeline works with the hardened stack")
+        return True
+
+    def _change_set(self, ctx: Context, cfn: Any, stack: str, text: str, file: str) -> str | None:
+        """Create the change set and note its changes; its name, or None when it changes nothing."""
+        name = f"{CHANGE_SET_PREFIX}{int(time.time())}"
+        cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            TemplateBody=text,
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            ChangeSetType="UPDATE",
+            Description=f"labrunner: update {stack} from {file}",
+        )
+        described = _wait_for_change_set(cfn, stack, name)
+        changes = [c["ResourceChange"] for c in described.get("Changes", []) if "ResourceChange" in c]
+        if described["Status"] == "FAILED":
+            cfn.delete_change_set(ChangeSetName=name, StackName=stack)
+            if not changes and described.get("ExecutionStatus") == "UNAVAILABLE" and _same_template(cfn, stack, text):
+                ctx.note(f"stack {stack} already matches {file}")
+                return None
+            raise RuntimeError(f"change set {name} failed: {described.get('StatusReason', 'no reason given')}")
+        ctx.note(f"change set {name} ({len(changes)} change(s)):")
+        for change in changes:
+            ctx.note("  " + _describe_change(change))
+        ctx.emit("change_set", {"name": name, "changes": [_describe_change(c) for c in changes]})
+        return name
+
+    def verify(self, ctx: Context) -> Iterable[Check]:
+        info = ctx.stack()
+        cfn = ctx.client("cloudformation")
+        template = deployed_template(cfn, info.stack_id)
+        names = Names.deployed(template, info, ctx.account_id, ctx.region)
+        audit = Audit(
+            template, names, f"the template of stack {info.name} (update it from {SECURE_TEMPLATE})", ctx.client("iam")
+        )
+        try:
+            findings = audit_checks(audit)
+        except Unresolvable as exc:
+            findings = [Check.fail("deployed template", f"uses {exc}", self.hint)]
+        missing = [c for c in findings if not c.passed]
+        if missing:
+            listed = "; ".join(f"{c.name}: {c.detail}" for c in missing[:6])
+            more = f" (+{len(missing) - 6} more)" if len(missing) > 6 else ""
+            yield Check.fail(
+                "deployed template carries the fixes",
+                f"{len(missing)} fix(es) missing from the stack's template: {listed}{more}. Fixes made only in "
+                "the console are undone by the next stack update (CM-3).",
+                f"Update the stack {info.name} from {SECURE_TEMPLATE}: `labrunner solve extra`, or CloudFormation → "
+                f"{info.name} → Update → Replace existing template → upload {SECURE_TEMPLATE} → Submit.",
+            )
+        else:
+            yield Check.ok(
+                "deployed template carries the fixes", f"{len(findings)} checks on the stack's template pass"
+            )
+        steps = live_steps()
+        for step_id in LIVE_STEPS:
+            step = steps.get(step_id)
+            if step is None:
+                yield Check.fail(f"{step_id} live", f"the step {step_id} is not installed", "Reinstall labrunner.")
+                continue
+            yield live_check(ctx, step)
+
+
+def _wait_for_change_set(cfn: Any, stack: str, name: str, timeout_s: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        described: dict[str, Any] = cfn.describe_change_set(ChangeSetName=name, StackName=stack)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            pages = [described]
+            while pages[-1].get("NextToken"):
+                pages.append(
+                    cfn.describe_change_set(ChangeSetName=name, StackName=stack, NextToken=pages[-1]["NextToken"])
+                )
+            described["Changes"] = [c for page in pages for c in page.get("Changes", [])]
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"change set {name} still {described['Status']} after {timeout_s:.0f} s")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 3.0)
+
+
+def _same_template(cfn: Any, stack: str, text: str) -> bool:
+    try:
+        return deployed_template(cfn, stack) == load_template(text)
+    except ClientError:
+        return False
+
+
+def _describe_change(change: Mapping[str, Any]) -> str:
+    action = change.get("Action", "?")
+    what = f"{action} {change.get('LogicalResourceId', '?')} ({change.get('ResourceType', '?')})"
+    if action == "Modify":
+        scopes = ", ".join(change.get("Scope", []))
+        props = sorted(
+            {
+                d["Target"].get("Name", "")
+                for d in change.get("Details", [])
+                if isinstance(d.get("Target"), dict) and d["Target"].get("Name")
+            }
+        )
+        replacement = change.get("Replacement", "False")
+        what += f": {scopes or 'properties'}"
+        if props:
+            what += f" ({', '.join(props)})"
+        if replacement not in ("False", False):
+            what += f" — replacement: {replacement}"
+    return what
+
+
+LAB = Lab(
+    id="extra",
+    title="Extra credit: secure the workload in CloudFormation",
+    order=50,
+    summary=(
+        "Codify every fix of labs 2 and 3 (and TLS-only buckets, DynamoDB and SQS encryption) in the template, "
+        "check it statically, and update the live stack from it through a reviewed change set."
+    ),
+    steps=(TemplateSecure(), StackSecure()),
+)

@@ -1,0 +1,180 @@
+"""Extra credit (the workload secured in CloudFormation): templates checked statically, the stack
+updated through a change set, and hand-made states graded."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from labrunner import paths
+from labrunner.aws.cfn import TemplateLoader
+from labrunner.context import Context
+from labrunner.discovery import load_catalogue
+from labrunner.model import Status
+from tests.helpers import run, statuses, step
+
+SECURE = paths.content_root() / "cloudformation_template_secure.yaml"
+INSECURE = paths.content_root() / "cloudformation_template.yaml"
+EXTRA = ["extra.template-secure", "extra.stack-secure"]
+
+
+def extra_module() -> ModuleType:
+    """The lab module as discovery loads it (labs/ is not a package)."""
+    load_catalogue()
+    return sys.modules["labrunner_labs.labs.extra_cfn"]
+
+
+def failed(ctx: Context, step_id: str) -> dict[str, str]:
+    report = run(ctx, "check", [step_id])
+    return {c.name: c.detail for c in step(report, step_id).checks if not c.passed and not c.pending}
+
+
+def hints(ctx: Context, step_id: str) -> list[str]:
+    report = run(ctx, "check", [step_id])
+    return [c.hint for c in step(report, step_id).checks if not c.passed]
+
+
+def use_template(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setenv("LABRUNNER_SECURE_TEMPLATE", str(path))
+
+
+def edited_secure_template(tmp_path: Path, edit: str, value: object = None, *also_remove: str) -> Path:
+    """The hardened template with properties (dotted paths) removed, or one replaced."""
+    template = yaml.load(SECURE.read_text(), Loader=TemplateLoader)
+    for path, new in [(edit, value), *((extra, None) for extra in also_remove)]:
+        *parents, last = path.split(".")
+        node = template
+        for key in parents:
+            node = node[key]
+        if new is None:
+            del node[last]
+        else:
+            node[last] = new
+    out = tmp_path / "edited.yaml"
+    out.write_text(yaml.safe_dump(template, sort_keys=False))
+    return out
+
+
+# -- the template, statically ----------------------------------------------------------------
+@pytest.mark.parametrize("template", [SECURE, INSECURE], ids=["secure", "insecure"])
+def test_both_templates_pass_cfn_lint(template: Path) -> None:
+    lint_checks = extra_module().lint_checks
+    assert [c.passed for c in lint_checks(template.read_text(), "us-east-1")] == [True]
+
+
+def test_bundled_hardened_template_passes(ctx: Context) -> None:
+    report = run(ctx, "check", ["extra.template-secure"])
+    assert statuses(report)["extra.template-secure"] is Status.PASS, failed(ctx, "extra.template-secure")
+
+
+def test_insecure_template_fails_with_specific_findings(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, INSECURE)
+    findings = failed(ctx, "extra.template-secure")
+    expected = {
+        "upload bucket default encryption",
+        "access logging",
+        "FileUploadsBucket TLS only",
+        "role: only Lambda may assume the role",
+        "role: no administrator policy attached",
+        "role: no hand-written wildcard policy",
+        "role: no other dynamodb action",
+        "role: nothing on other dynamodb resources",
+        "role: no other sqs action",
+        "role: nothing on other sqs resources",
+        "table encrypted with KMS",
+        "table point-in-time recovery",
+        "queue encrypted",
+    }
+    assert expected <= set(findings), sorted(findings)
+    assert "cfn-lint" not in findings  # it is valid CloudFormation, just insecure
+    assert "536023900131" in findings["role: only Lambda may assume the role"]
+    assert "SystemAdministrator" in findings["role: no administrator policy attached"]
+    assert all(h.startswith("Edit cloudformation_template.yaml") for h in hints(ctx, "extra.template-secure")[1:])
+
+
+def test_log_bucket_policy_open_to_every_account_fails(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = edited_secure_template(tmp_path, "Resources.AccessLogsBucketPolicy.Properties.PolicyDocument.Statement")
+    # No statement at all: nothing lets S3 deliver logs.
+    use_template(monkeypatch, path)
+    assert "log delivery allowed, scoped" in failed(ctx, "extra.template-secure")
+    unscoped = {
+        "Sid": "S3ServerAccessLogsPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": {"Fn::Sub": "${AccessLogsBucket.Arn}/upload-bucket/*"},
+    }
+    path = edited_secure_template(
+        tmp_path, "Resources.AccessLogsBucketPolicy.Properties.PolicyDocument.Statement", [unscoped]
+    )
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "confused deputy" in findings["log delivery allowed, scoped"]
+    assert "AccessLogsBucket TLS only" in findings
+
+
+def test_log_bucket_without_retain_fails(ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = "Resources.AccessLogsBucket"
+    path = edited_secure_template(tmp_path, f"{bucket}.DeletionPolicy", None, f"{bucket}.UpdateReplacePolicy")
+    use_template(monkeypatch, path)
+    assert set(failed(ctx, "extra.template-secure")) == {"log bucket retained"}
+
+
+def test_cfn_lint_findings_fail_the_template(ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = edited_secure_template(tmp_path, "Resources.MetadataLambda.Properties.Runtime", "python2.7")
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "cfn-lint" in findings and "python2.7" in findings["cfn-lint"]
+
+
+# -- the live stack ----------------------------------------------------------------------------
+def test_stack_never_updated_fails(deployed: Context) -> None:
+    findings = failed(deployed, "extra.stack-secure")
+    assert "deployed template carries the fixes" in findings
+    assert any("solve extra" in h for h in hints(deployed, "extra.stack-secure"))
+
+
+@pytest.fixture
+def secured(deployed: Context) -> Context:
+    report = run(deployed, "solve", ["extra"])
+    assert statuses(report) == dict.fromkeys(EXTRA, Status.PASS), report
+    notes = step(report, "extra.stack-secure").notes
+    assert any(n.startswith("change set ") for n in notes), notes
+    assert any("Add AccessLogsBucket" in n for n in notes), notes
+    deployed.refresh()
+    return deployed
+
+
+def test_solve_is_idempotent(secured: Context) -> None:
+    again = run(secured, "solve", ["extra"])
+    assert statuses(again) == dict.fromkeys(EXTRA, Status.PASS), again
+    assert {s.id: s.changed for s in again.steps} == dict.fromkeys(EXTRA, False)
+    assert not any(n.startswith("change set ") for n in step(again, "extra.stack-secure").notes)
+    assert statuses(run(secured, "check", EXTRA)) == dict.fromkeys(EXTRA, Status.PASS)
+
+
+def test_console_change_after_the_update_fails_as_drift(secured: Context) -> None:
+    role = secured.workload().role
+    secured.client("iam").attach_role_policy(
+        RoleName=role, PolicyArn="arn:aws:iam::aws:policy/job-function/SystemAdministrator"
+    )
+    findings = failed(secured, "extra.stack-secure")
+    assert set(findings) >= {"lab3.no-admin live"}
+    assert "deployed template carries the fixes" not in findings
+    assert "drift" in findings["lab3.no-admin live"]
+
+
+def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context) -> None:
+    report = run(deployed, "solve", ["lab2", "lab3"])
+    deployed.refresh()
+    findings = failed(deployed, "extra.stack-secure")
+    assert "deployed template carries the fixes" in findings, findings
+    assert "undone by the next stack update" in findings["deployed template carries the fixes"]
+    live_fixed = [s.id for s in report.steps if s.status is Status.PASS]
+    assert not [name for name in findings if name.removesuffix(" live") in live_fixed]
