@@ -1,8 +1,15 @@
 """S3 server access logging as on AWS (fidelity/s3_access_logs.py).
 
-AWS's answer when the target bucket lets neither the logging service principal (bucket policy)
-nor the LogDelivery group (ACL) write: HTTP 400, code InvalidTargetBucketForLogging — the same
-code AWS uses for a missing target or one owned by another account.
+What AWS checks at PutBucketLogging, and its answer:
+- a missing target, or one of another account: HTTP 400 InvalidTargetBucketForLogging;
+- a target whose ACLs are enabled (Object Ownership ObjectWriter or BucketOwnerPreferred, as
+  buckets made before April 2023) that lets neither the logging service principal (bucket
+  policy) nor the LogDelivery group (ACL) write: HTTP 400 InvalidTargetBucketForLogging ("You
+  must give the log-delivery group WRITE and READ_ACP permissions to the target bucket");
+- a target with ACLs disabled (BucketOwnerEnforced, the default for new buckets) is accepted
+  without a policy: AWS's own CloudFormation example enables logging on the source bucket
+  before the target's policy exists (that policy's aws:SourceArn is the source bucket's ARN).
+  Logs are then delivered only once the policy lets the logging service write.
 """
 
 from __future__ import annotations
@@ -144,7 +151,13 @@ def test_policy_allowed_target_receives_real_entries(s3: Any) -> None:
     assert by_op["REST.PUT.OBJECT"].fields[12] == "20"
 
 
+def enable_acls(s3: Any, bucket: str = TARGET) -> None:
+    """Object Ownership ObjectWriter: ACLs enabled, as on buckets made before April 2023."""
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+
+
 def test_legacy_acl_grant_is_accepted(s3: Any) -> None:
+    enable_acls(s3)
     s3.put_bucket_acl(
         Bucket=TARGET,
         GrantWrite=f"uri={LOG_DELIVERY_GROUP}",
@@ -165,6 +178,7 @@ def test_legacy_acl_grant_is_accepted(s3: Any) -> None:
     ],
 )
 def test_refused_without_permission(s3: Any, policy: str | None) -> None:
+    enable_acls(s3)
     if policy is not None:
         s3.put_bucket_policy(Bucket=TARGET, Policy=policy)
     with pytest.raises(ClientError) as exc:
@@ -174,6 +188,7 @@ def test_refused_without_permission(s3: Any, policy: str | None) -> None:
 
 
 def test_explicit_deny_beats_the_acl_grant(s3: Any) -> None:
+    enable_acls(s3)
     s3.put_bucket_acl(Bucket=TARGET, GrantWrite=f"uri={LOG_DELIVERY_GROUP}", GrantReadACP=f"uri={LOG_DELIVERY_GROUP}")
     deny = json.loads(logging_policy(TARGET, SOURCE))
     deny["Statement"][0]["Effect"] = "Deny"
@@ -181,6 +196,28 @@ def test_explicit_deny_beats_the_acl_grant(s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         enable_logging(s3)
     assert error_code(exc) == "InvalidTargetBucketForLogging"
+
+
+def test_target_with_acls_disabled_is_accepted_and_delivery_waits_for_the_policy(s3: Any) -> None:
+    enable_logging(s3)  # no policy yet: accepted, as AWS's CloudFormation example needs
+    assert s3.get_bucket_logging(Bucket=SOURCE)["LoggingEnabled"]["TargetBucket"] == TARGET
+    s3.put_object(Bucket=SOURCE, Key="undelivered.txt", Body=b"1")
+    # ACLs are disabled (BucketOwnerEnforced): a LogDelivery grant does not let logs in either.
+    s3.put_bucket_acl(Bucket=TARGET, GrantWrite=f"uri={LOG_DELIVERY_GROUP}", GrantReadACP=f"uri={LOG_DELIVERY_GROUP}")
+    s3.put_object(Bucket=SOURCE, Key="still-undelivered.txt", Body=b"2")
+    assert log_objects(s3) == []
+    s3.put_bucket_policy(Bucket=TARGET, Policy=logging_policy(TARGET, SOURCE))
+    s3.put_object(Bucket=SOURCE, Key="delivered.txt", Body=b"3")
+    logged = {e.key for e in entries(s3)}
+    assert "delivered.txt" in logged
+    assert not {"undelivered.txt", "still-undelivered.txt"} & logged
+
+
+def test_policy_for_another_source_delivers_nothing(s3: Any) -> None:
+    s3.put_bucket_policy(Bucket=TARGET, Policy=logging_policy(TARGET, "some-other-bucket"))
+    enable_logging(s3)
+    s3.put_object(Bucket=SOURCE, Key="a.txt", Body=b"a")
+    assert log_objects(s3) == []
 
 
 def test_missing_target_is_refused(s3: Any) -> None:

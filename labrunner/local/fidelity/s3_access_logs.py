@@ -4,10 +4,17 @@ moto validates `put_bucket_logging` against an exact-string reading of the targe
 policy (no conditions, so a policy scoped to another source bucket passes) and delivers one
 synthetic line per request (fixed "originbucket", no real operation, key or status).
 Here:
-- `put_bucket_logging` is accepted when the target bucket's policy lets the
-  `logging.s3.amazonaws.com` service principal `s3:PutObject` the log objects for this source
-  (aws:SourceArn / aws:SourceAccount conditions evaluated), or through the legacy LogDelivery
-  ACL grant; otherwise it is refused with InvalidTargetBucketForLogging, AWS's code.
+- `put_bucket_logging` checks the target as AWS does: it must exist in this account
+  (InvalidTargetBucketForLogging) and region (CrossLocationLoggingProhibited). A target whose
+  Object Ownership keeps ACLs enabled (ObjectWriter, BucketOwnerPreferred: buckets made before
+  April 2023) must let the logging service write, by the LogDelivery ACL grant or a bucket
+  policy, else InvalidTargetBucketForLogging. A target with ACLs disabled (BucketOwnerEnforced,
+  the default since April 2023) is accepted as is: AWS's own CloudFormation example enables
+  logging before the target's policy exists (the policy's aws:SourceArn refers to the source
+  bucket); delivery then needs the bucket policy.
+- at delivery the target must still exist and allow the logging service (policy evaluated with
+  aws:SourceArn / aws:SourceAccount; ACL grants only while ACLs are enabled), else the records
+  are dropped, as AWS drops what it cannot deliver.
 - every request to a bucket with logging on yields AWS-format records (real operation, key,
   request-URI, status, error code, requester, …) delivered to TargetBucket/TargetPrefix; turning
   logging off stops delivery (the configuration in force when a request arrives decides).
@@ -28,7 +35,7 @@ from typing import Any
 from labrunner.local.delays import Delay
 from labrunner.local.hooks import ServerHooks
 from labrunner.local.s3_access_log.delivery import LogDelivery, log_object_key
-from labrunner.local.s3_access_log.permissions import delivery_allowed
+from labrunner.local.s3_access_log.permissions import acls_enabled, delivery_allowed
 from labrunner.local.s3_access_log.requests import (
     PendingRequest,
     copy_source_of,
@@ -39,10 +46,7 @@ from labrunner.local.s3_access_log.requests import (
 DELAY = Delay("LABRUNNER_S3_ACCESS_LOG_DELAY_S", "s3/access-log-delay")
 DELIVERY = LogDelivery(DELAY)
 PENDING_ATTRIBUTE = "_labrunner_access_log"
-REFUSED = (
-    "You must either provide the necessary permissions to the logging service using a bucket "
-    "policy or give the log-delivery group WRITE and READ_ACP permissions to the target bucket"
-)
+REFUSED = "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket"
 
 
 def install(hooks: ServerHooks) -> None:
@@ -59,7 +63,7 @@ def install(hooks: ServerHooks) -> None:
 
 def set_logging(self: Any, logging_config: dict[str, Any] | None, bucket_backend: Any) -> None:
     """FakeBucket.set_logging with AWS's checks: the target exists in this account and region,
-    and lets the logging service write this bucket's logs."""
+    and, if its ACLs are enabled, lets the logging service write this bucket's logs."""
     from moto.s3.exceptions import CrossLocationLoggingProhibited, InvalidTargetBucketForLogging
 
     if not logging_config:
@@ -75,7 +79,7 @@ def set_logging(self: Any, logging_config: dict[str, Any] | None, bucket_backend
     self.logging = previous
     assert destination is not None
     sample_key = log_object_key(destination, datetime.now(UTC))
-    if not delivery_allowed(target, sample_key, destination.source_arn, self.account_id):
+    if acls_enabled(target) and not delivery_allowed(target, sample_key, destination.source_arn, self.account_id):
         raise InvalidTargetBucketForLogging(REFUSED)
     self.logging = logging_config
 

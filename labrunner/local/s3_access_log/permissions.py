@@ -1,9 +1,11 @@
 """Whether the S3 logging service may write a source bucket's access logs into a target bucket.
 
-AWS accepts either of two grants on the target bucket (enable-server-access-logging in the S3
-User Guide): a bucket policy that allows the `logging.s3.amazonaws.com` service principal
-`s3:PutObject` on the log objects (recommended, usually scoped with aws:SourceArn and
-aws:SourceAccount), or the legacy ACL grant of WRITE and READ_ACP to the LogDelivery group.
+Two grants exist (enable-server-access-logging in the S3 User Guide): a bucket policy that
+allows the `logging.s3.amazonaws.com` service principal `s3:PutObject` on the log objects
+(recommended, usually scoped with aws:SourceArn and aws:SourceAccount), and the legacy ACL grant
+of WRITE and READ_ACP to the LogDelivery group. ACL grants count only while the target's Object
+Ownership keeps ACLs enabled (ObjectWriter, BucketOwnerPreferred); with BucketOwnerEnforced,
+AWS's default for new buckets since April 2023, ACLs are disabled and only the policy counts.
 The policy is evaluated with the project's IAM policy evaluator, conditions included, so a
 policy scoped to another source bucket does not count.
 """
@@ -24,7 +26,15 @@ def delivery_allowed(target: Any, log_key: str, source_arn: str, source_account:
     verdict = policy_verdict(target, log_key, source_arn, source_account)
     if verdict == "denied":
         return False  # an explicit Deny wins over any ACL grant
-    return verdict == "allowed" or acl_allows(target)
+    return verdict == "allowed" or (acls_enabled(target) and acl_allows(target))
+
+
+def acls_enabled(target: Any) -> bool:
+    """Object Ownership other than BucketOwnerEnforced (moto's None: AWS's default, enforced)."""
+    ownership = target.ownership_rule
+    if isinstance(ownership, dict):  # stored as parsed from XML in some moto paths
+        ownership = ownership.get("ObjectOwnership")
+    return ownership not in (None, "", "BucketOwnerEnforced")
 
 
 def policy_verdict(target: Any, log_key: str, source_arn: str, source_account: str) -> str:
