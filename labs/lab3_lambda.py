@@ -143,6 +143,7 @@ def _put_item_denials(ctx: Context, since: datetime | None = None) -> list[Denia
 
 def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
     """The newest upload made after `since`, if the table holds its record."""
+    since = since.replace(microsecond=0)  # S3's LastModified has whole seconds
     workload = ctx.workload()
     s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
     for upload in newest_uploads(s3, workload.bucket, limit=5):

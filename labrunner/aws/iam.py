@@ -676,7 +676,6 @@ def admin_probes(res: LabResources) -> list[Request]:
         ("s3:PutBucketPolicy", f"arn:{p}:s3:::{PROBE}-bucket"),
         ("s3:DeleteBucket", f"arn:{p}:s3:::{PROBE}-bucket"),
         ("lambda:UpdateFunctionCode", f"arn:{p}:lambda:{r}:{a}:function:{res.function}"),
-        ("lambda:CreateFunction", f"arn:{p}:lambda:{r}:{a}:function:{PROBE}"),
         ("cloudtrail:StopLogging", f"arn:{p}:cloudtrail:{r}:{a}:trail/{PROBE}"),
         ("kms:Decrypt", f"arn:{p}:kms:{r}:{a}:key/{PROBE}"),
         ("secretsmanager:GetSecretValue", f"arn:{p}:secretsmanager:{r}:{a}:secret:{PROBE}"),
@@ -741,6 +740,8 @@ def _names_note(granted: Sequence[str], lab_name: str) -> str:
         return ""
     if list(granted) == [lab_name]:
         return f" (granted by {lab_name})"
+    if lab_name in granted:
+        return f" (granted by {lab_name}, and also by {', '.join(g for g in granted if g != lab_name)})"
     return f" (granted by {', '.join(granted)}; the lab names this policy {lab_name})"
 
 

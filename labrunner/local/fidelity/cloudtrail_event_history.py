@@ -130,7 +130,7 @@ def _lower_camel(name: str) -> str:
 def _record(
     name: str, params: dict[str, str], owner: credentials.KeyOwner, access_key: str, error: str | None
 ) -> tuple[Event, str]:
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # AWS's eventTime has whole seconds
     event_id = str(uuid.uuid4())
     request = {_lower_camel(k): v for k, v in params.items() if k not in ("Action", "Version") and "." not in k}
     identity_type = {"user": "IAMUser", "assumed-role": "AssumedRole", "root": "Root"}.get(owner.kind, "Unknown")
