@@ -5,38 +5,27 @@ from __future__ import annotations
 import json
 import uuid
 
-import boto3
-import pytest
-from botocore.exceptions import ClientError
-
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
-
-REGION = identity.DEFAULT_REGION
+from tests.conftest import reset_server
+from tests.local.iam_support import ADMIN, Creds, assume, client, create_user, error_of, unique
 
 
 def org_role(account: str) -> str:
     return f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}"
 
 
-def assume(session: boto3.Session, endpoint: Endpoint, role_arn: str) -> boto3.Session:
-    creds = session.client("sts", endpoint_url=endpoint.url).assume_role(RoleArn=role_arn, RoleSessionName="class")
-    c = creds["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=c["AccessKeyId"],
-        aws_secret_access_key=c["SecretAccessKey"],
-        aws_session_token=c["SessionToken"],
-        region_name=REGION,
-    )
-
-
 def random_account() -> str:
     return str(uuid.uuid4().int)[:12].rjust(12, "1")
 
 
-def test_admin_is_a_real_user_with_administrator_access(local_server: Endpoint, admin_session: boto3.Session) -> None:
-    iam = admin_session.client("iam", endpoint_url=local_server.url)
-    caller = admin_session.client("sts", endpoint_url=local_server.url).get_caller_identity()
+def member(endpoint: Endpoint, account: str, creds: Creds = ADMIN) -> Creds:
+    return assume(endpoint, creds, org_role(account), session_name="class")
+
+
+def test_admin_is_a_real_user_with_administrator_access(local_server: Endpoint) -> None:
+    iam = client(local_server, "iam")
+    caller = client(local_server, "sts").get_caller_identity()
     assert (caller["Account"], caller["Arn"]) == (
         identity.DEFAULT_ACCOUNT,
         f"arn:aws:iam::{identity.DEFAULT_ACCOUNT}:user/{identity.ADMIN_USER}",
@@ -47,76 +36,70 @@ def test_admin_is_a_real_user_with_administrator_access(local_server: Endpoint, 
     assert [k["AccessKeyId"] for k in keys] == [identity.ADMIN_ACCESS_KEY]
 
 
-def test_admin_survives_a_reset(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
-    sts = admin_session.client("sts", endpoint_url=fresh_server.url)
-    assert sts.get_caller_identity()["Account"] == identity.DEFAULT_ACCOUNT
+def test_admin_survives_a_reset(fresh_server: Endpoint) -> None:
+    assert client(fresh_server, "sts").get_caller_identity()["Account"] == identity.DEFAULT_ACCOUNT
 
 
-def test_any_account_exists_on_first_use(local_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_any_account_exists_on_first_use(local_server: Endpoint) -> None:
     account = random_account()
-    member = assume(admin_session, local_server, org_role(account))
-    caller = member.client("sts", endpoint_url=local_server.url).get_caller_identity()
+    creds = member(local_server, account)
+    caller = client(local_server, "sts", creds).get_caller_identity()
     assert caller["Account"] == account
     assert caller["Arn"] == f"arn:aws:sts::{account}:assumed-role/{identity.ORG_ACCESS_ROLE}/class"
-    role = member.client("iam", endpoint_url=local_server.url).get_role(RoleName=identity.ORG_ACCESS_ROLE)["Role"]
+    role = client(local_server, "iam", creds).get_role(RoleName=identity.ORG_ACCESS_ROLE)["Role"]
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     assert trust["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{identity.DEFAULT_ACCOUNT}:root"}
+    attached = client(local_server, "iam", creds).list_attached_role_policies(RoleName=identity.ORG_ACCESS_ROLE)
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["AdministratorAccess"]
 
 
-def test_accounts_are_kept_apart(local_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_accounts_are_kept_apart(local_server: Endpoint) -> None:
     first, second = random_account(), random_account()
-    a = assume(admin_session, local_server, org_role(first))
-    b = assume(admin_session, local_server, org_role(second))
-    table = f"metadata-{uuid.uuid4().hex[:6]}"
-    a.client("dynamodb", endpoint_url=local_server.url).create_table(
+    a, b = member(local_server, first), member(local_server, second)
+    table = unique("metadata")
+    client(local_server, "dynamodb", a).create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    queue_url = a.client("sqs", endpoint_url=local_server.url).create_queue(QueueName=table)["QueueUrl"]
+    queue_url = client(local_server, "sqs", a).create_queue(QueueName=table)["QueueUrl"]
     assert f"/{first}/" in queue_url
-    assert table in a.client("dynamodb", endpoint_url=local_server.url).list_tables()["TableNames"]
-    assert table not in b.client("dynamodb", endpoint_url=local_server.url).list_tables()["TableNames"]
-    assert table not in admin_session.client("dynamodb", endpoint_url=local_server.url).list_tables()["TableNames"]
-    assert not b.client("sqs", endpoint_url=local_server.url).list_queues().get("QueueUrls")
+    assert table in client(local_server, "dynamodb", a).list_tables()["TableNames"]
+    assert table not in client(local_server, "dynamodb", b).list_tables()["TableNames"]
+    assert table not in client(local_server, "dynamodb").list_tables()["TableNames"]
+    assert not client(local_server, "sqs", b).list_queues().get("QueueUrls")
 
 
-def test_bucket_names_are_global(local_server: Endpoint, admin_session: boto3.Session) -> None:
-    member = assume(admin_session, local_server, org_role(random_account()))
-    bucket = f"global-{uuid.uuid4().hex[:8]}"
-    member.client("s3", endpoint_url=local_server.url).create_bucket(Bucket=bucket)
-    with pytest.raises(ClientError) as info:
-        admin_session.client("s3", endpoint_url=local_server.url).create_bucket(Bucket=bucket)
-    assert info.value.response["Error"]["Code"] == "BucketAlreadyExists"
+def test_bucket_names_are_global(local_server: Endpoint) -> None:
+    creds = member(local_server, random_account())
+    bucket = unique("global")
+    client(local_server, "s3", creds).create_bucket(Bucket=bucket)
+    taken = error_of(lambda: client(local_server, "s3").create_bucket(Bucket=bucket))
+    assert taken["Error"]["Code"] == "BucketAlreadyExists"
 
 
-def test_member_account_cannot_assume_into_another(local_server: Endpoint, admin_session: boto3.Session) -> None:
-    member = assume(admin_session, local_server, org_role(random_account()))
-    with pytest.raises(ClientError) as info:
-        assume(member, local_server, org_role(random_account()))
-    assert info.value.response["Error"]["Code"] == "AccessDenied"
+def test_member_account_cannot_assume_into_another(local_server: Endpoint) -> None:
+    creds = member(local_server, random_account())
+    denied = error_of(lambda: member(local_server, random_account(), creds))
+    assert denied["Error"]["Code"] == "AccessDenied"
 
 
-def test_non_admin_user_may_not_assume_the_org_role(local_server: Endpoint, admin_session: boto3.Session) -> None:
-    iam = admin_session.client("iam", endpoint_url=local_server.url)
-    name = f"student-{uuid.uuid4().hex[:6]}"
-    iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    student = boto3.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-    )
-    with pytest.raises(ClientError) as info:
-        assume(student, local_server, org_role(random_account()))
-    assert info.value.response["Error"]["Code"] == "AccessDenied"
+def test_non_admin_user_may_not_assume_the_org_role(local_server: Endpoint) -> None:
+    _, student = create_user(local_server)
+    denied = error_of(lambda: member(local_server, random_account(), student))
+    assert denied["Error"]["Code"] == "AccessDenied"
 
 
-def test_accounts_come_back_after_a_reset(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_accounts_come_back_after_a_reset(fresh_server: Endpoint) -> None:
     account = random_account()
-    assume(admin_session, fresh_server, org_role(account))
-    from tests.conftest import reset_server
-
+    member(fresh_server, account)
     reset_server(fresh_server)
-    member = assume(admin_session, fresh_server, org_role(account))
-    assert member.client("sts", endpoint_url=fresh_server.url).get_caller_identity()["Account"] == account
+    creds = member(fresh_server, account)
+    assert client(fresh_server, "sts", creds).get_caller_identity()["Account"] == account
+
+
+def test_malformed_account_is_not_created(local_server: Endpoint) -> None:
+    denied = error_of(lambda: assume(local_server, ADMIN, f"arn:aws:iam::12345:role/{identity.ORG_ACCESS_ROLE}"))
+    assert denied["Error"]["Code"] in ("AccessDenied", "ValidationError")

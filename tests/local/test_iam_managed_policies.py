@@ -6,11 +6,11 @@ import json
 import uuid
 from urllib.parse import unquote
 
-import boto3
 import pytest
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
+from tests.local.iam_support import ADMIN, Creds, assume, client, unique
 
 MANAGED = [
     "arn:aws:iam::aws:policy/job-function/SystemAdministrator",
@@ -29,26 +29,19 @@ def _document(raw: object) -> dict[str, object]:
     return raw
 
 
-def member(endpoint: Endpoint, admin: boto3.Session) -> boto3.Session:
+def member(endpoint: Endpoint) -> Creds:
     account = str(uuid.uuid4().int)[:12].rjust(12, "2")
-    role = f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}"
-    c = admin.client("sts", endpoint_url=endpoint.url).assume_role(RoleArn=role, RoleSessionName="mp")["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=c["AccessKeyId"],
-        aws_secret_access_key=c["SecretAccessKey"],
-        aws_session_token=c["SessionToken"],
-        region_name=identity.DEFAULT_REGION,
-    )
+    return assume(endpoint, ADMIN, f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}", session_name="mp")
 
 
 @pytest.mark.parametrize("arn", MANAGED, ids=lambda a: a.rsplit("/", 1)[-1])
-def test_managed_policy_readable_and_attachable(arn: str, local_server: Endpoint, admin_session: boto3.Session) -> None:
-    iam = admin_session.client("iam", endpoint_url=local_server.url)
+def test_managed_policy_readable_and_attachable(arn: str, local_server: Endpoint) -> None:
+    iam = client(local_server, "iam")
     found = iam.get_policy(PolicyArn=arn)["Policy"]
     assert found["Arn"] == arn
     version = iam.get_policy_version(PolicyArn=arn, VersionId=found["DefaultVersionId"])["PolicyVersion"]
     assert _document(version["Document"])["Statement"]
-    role = f"mp-{uuid.uuid4().hex[:8]}"
+    role = unique("mp")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
     iam.attach_role_policy(RoleName=role, PolicyArn=arn)
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
@@ -57,8 +50,8 @@ def test_managed_policy_readable_and_attachable(arn: str, local_server: Endpoint
     iam.delete_role(RoleName=role)
 
 
-def test_list_policies_scope_aws(local_server: Endpoint, admin_session: boto3.Session) -> None:
-    iam = admin_session.client("iam", endpoint_url=local_server.url)
+def test_list_policies_scope_aws(local_server: Endpoint) -> None:
+    iam = client(local_server, "iam")
     arns = {p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS") for p in page["Policies"]}
     assert len(arns) > 1000
     assert set(MANAGED) <= arns
@@ -66,13 +59,12 @@ def test_list_policies_scope_aws(local_server: Endpoint, admin_session: boto3.Se
     assert not local & arns
 
 
-def test_attachment_counts_are_per_account(local_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_attachment_counts_are_per_account(local_server: Endpoint) -> None:
     arn = "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
-    first, second = member(local_server, admin_session), member(local_server, admin_session)
-    iam_first = first.client("iam", endpoint_url=local_server.url)
-    iam_second = second.client("iam", endpoint_url=local_server.url)
+    iam_first = client(local_server, "iam", member(local_server))
+    iam_second = client(local_server, "iam", member(local_server))
     before = iam_second.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"]
-    role = f"count-{uuid.uuid4().hex[:6]}"
+    role = unique("count")
     iam_first.create_role(
         RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )
@@ -81,7 +73,7 @@ def test_attachment_counts_are_per_account(local_server: Endpoint, admin_session
     assert iam_second.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == before == 0
 
 
-def test_managed_policies_are_one_object_for_all_accounts(local_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_managed_policies_are_one_object_for_all_accounts(local_server: Endpoint) -> None:
     """As on AWS, an AWS managed policy is the same policy (same PolicyId, same document) everywhere.
 
     moto builds ~1580 fresh copies with random ids per account; the shared build is what makes a
@@ -89,8 +81,8 @@ def test_managed_policies_are_one_object_for_all_accounts(local_server: Endpoint
     """
     arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
     seen = []
-    for session in (admin_session, member(local_server, admin_session), member(local_server, admin_session)):
-        iam = session.client("iam", endpoint_url=local_server.url)
+    for creds in (ADMIN, member(local_server), member(local_server)):
+        iam = client(local_server, "iam", creds)
         found = iam.get_policy(PolicyArn=arn)["Policy"]
         document = iam.get_policy_version(PolicyArn=arn, VersionId=found["DefaultVersionId"])["PolicyVersion"]
         seen.append((found["PolicyId"], found["DefaultVersionId"], json.dumps(_document(document["Document"]))))

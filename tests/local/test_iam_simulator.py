@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
+from tests.local.iam_support import client, create_user
 
 ACCOUNT = identity.DEFAULT_ACCOUNT
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ObjectMetadata"
@@ -25,8 +25,8 @@ def doc(*statements: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def iam(local_server: Endpoint, admin_session: boto3.Session) -> Any:
-    return admin_session.client("iam", endpoint_url=local_server.url)
+def iam(local_server: Endpoint) -> Any:
+    return client(local_server, "iam")
 
 
 @pytest.fixture
@@ -203,15 +203,11 @@ class TestSimulatePrincipalPolicy:
             )
         assert info.value.response["Error"]["Code"] == "NoSuchEntity"
 
-    def test_simulating_needs_permission(self, iam: Any, lambda_role: str, local_server: Endpoint) -> None:
-        user = f"nosim-{uuid.uuid4().hex[:6]}"
-        iam.create_user(UserName=user)
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        client = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="us-east-1"
-        ).client("iam", endpoint_url=local_server.url)
+    def test_simulating_needs_permission(self, lambda_role: str, local_server: Endpoint) -> None:
+        _, creds = create_user(local_server, {"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"})
+        user_iam = client(local_server, "iam", creds)
         with pytest.raises(ClientError) as info:
-            client.simulate_principal_policy(PolicySourceArn=lambda_role, ActionNames=["s3:GetObject"])
+            user_iam.simulate_principal_policy(PolicySourceArn=lambda_role, ActionNames=["s3:GetObject"])
         assert info.value.response["Error"]["Code"] == "AccessDenied"
 
 

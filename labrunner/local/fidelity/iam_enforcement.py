@@ -125,6 +125,10 @@ class IAMEnforcement:
             answer = errors.credential_error(service, protocol or "query", method, problem, credential.access_key)
             return _respond(start_response, answer)
 
+        if credentials.presigned_url_expired(environ):
+            return _respond(
+                start_response, errors.access_denied(service, protocol or "query", method, "Request has expired")
+            )
         # moto picks the account from this header before it scans every account for the key.
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = owner.account
         body = _read_body(environ) if _needs_body(service, protocol, environ) else b""

@@ -50,6 +50,24 @@ def request_credential(environ: dict[str, Any]) -> Credential | None:
     return None
 
 
+def presigned_url_expired(environ: dict[str, Any], now: datetime | None = None) -> bool:
+    """True when a presigned URL is past its expiry (SigV4 X-Amz-Date + X-Amz-Expires, SigV2 Expires)."""
+    query = environ.get("QUERY_STRING", "")
+    if "Expires=" not in query:
+        return False
+    params = parse_qs(query)
+    current = (now or datetime.now(UTC)).timestamp()
+    try:
+        if "X-Amz-Expires" in params:
+            signed = datetime.strptime(params["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return current > signed.timestamp() + int(params["X-Amz-Expires"][0])
+        if "AWSAccessKeyId" in params and "Expires" in params:
+            return current > int(params["Expires"][0])
+    except (KeyError, ValueError):
+        return False
+    return False
+
+
 PrincipalKind = Literal["user", "assumed-role"]
 Failure = Literal["InvalidClientTokenId", "InvalidToken", "ExpiredToken"]
 
