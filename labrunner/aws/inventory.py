@@ -76,6 +76,8 @@ def console_url(resource_type: str, physical_id: str, region: str, *, function: 
     base = console_base(region)
     if resource_type == "AWS::S3::Bucket":
         return f"https://s3.{console_domain(region)}/s3/buckets/{q(physical_id)}?region={region}"
+    if resource_type == "AWS::S3::BucketPolicy":
+        return f"https://s3.{console_domain(region)}/s3/buckets/{q(physical_id)}?region={region}&tab=permissions"
     if resource_type in ("AWS::SQS::Queue", "AWS::SQS::QueuePolicy"):
         return f"{base}/sqs/v3/home?region={region}#/queues/{q(physical_id, safe='')}"
     if resource_type == "AWS::DynamoDB::Table":
@@ -277,6 +279,18 @@ def _lets_s3_send(policy: str, queue_arn: str, scope: _Scope) -> bool:
         return False
 
 
+def _bucket_policy(client: Clients, res: StackResource, scope: _Scope) -> _Observed:
+    bucket = scope.resolve(scope.properties(res.logical_id).get("Bucket"))
+    if not bucket:
+        return _Observed("not checked", detail="the template's Bucket could not be resolved")
+    s3 = client("s3")
+    if not s3_settings.bucket_exists(s3, bucket):
+        return _Observed("missing", detail=f"its bucket {bucket} no longer exists: deleted out of band")
+    if s3_settings.bucket_policy(s3, bucket) is None:
+        return _Observed("missing", detail=f"bucket {bucket} has no bucket policy: deleted out of band")
+    return _Observed("present")
+
+
 def _table(client: Clients, res: StackResource, scope: _Scope) -> _Observed:
     try:
         table = client("dynamodb").describe_table(TableName=res.physical_id)["Table"]
@@ -334,6 +348,7 @@ PROBES: dict[str, Callable[[Clients, StackResource, _Scope], _Observed]] = {
     "AWS::IAM::Role": _role,
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::EventSourceMapping": _mapping,
+    "AWS::S3::BucketPolicy": _bucket_policy,
 }
 
 
@@ -382,6 +397,8 @@ def _observe(client: Clients, res: StackResource, scope: _Scope) -> Asset:
     if res.type == "AWS::SQS::QueuePolicy":
         queues = [scope.resolve(q) for q in scope.properties(res.logical_id).get("Queues", [])]
         console_id = next((q for q in queues if q), "")
+    elif res.type == "AWS::S3::BucketPolicy":
+        console_id = scope.resolve(scope.properties(res.logical_id).get("Bucket")) or ""
     return Asset(
         logical_id=res.logical_id,
         physical_id=res.physical_id,
@@ -409,9 +426,10 @@ def _log_group(client: Clients, function: str, region: str, account: str) -> Ass
     )
 
 
-def _log_bucket(client: Clients, bucket: str, region: str) -> Asset | None:
+def _log_bucket(client: Clients, bucket: str, region: str, in_stack: set[str]) -> Asset | None:
+    """The bucket that receives `bucket`'s access logs, when it is not part of the stack."""
     target = s3_settings.access_logging(client("s3"), bucket)
-    if target is None or target.target_bucket == bucket:
+    if target is None or target.target_bucket == bucket or target.target_bucket in in_stack:
         return None
     name = target.target_bucket
     exists = s3_settings.bucket_exists(client("s3"), name)
@@ -504,13 +522,14 @@ def build_inventory(
     assets = [_observe(client, res, scope) for res in stack.resources.values() if res.logical_id]
     findings: list[Finding] = []
     present = {a.logical_id: a for a in assets if a.state != "missing"}
+    stack_ids = {a.physical_id for a in assets}
     for asset in list(assets):
         if asset.logical_id not in present:
             continue
         if asset.type == "AWS::Lambda::Function":
             assets.append(_log_group(client, asset.physical_id, region, account))
         elif asset.type == "AWS::S3::Bucket":
-            log_bucket = _log_bucket(client, asset.physical_id, region)
+            log_bucket = _log_bucket(client, asset.physical_id, region, stack_ids)
             if log_bucket is not None:
                 assets.append(log_bucket)
             findings += bucket_findings(client, asset.physical_id)

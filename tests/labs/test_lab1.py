@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from labrunner.aws.cfn import wait_for_stack
+from labrunner.aws.inventory import build_inventory
+from labrunner.aws.stack import describe_stack
 from labrunner.context import Context
 from labrunner.model import Report, Status
 from tests.helpers import cli, run, statuses, step
@@ -143,3 +146,44 @@ def test_without_a_stack_the_inventory_is_skipped_with_a_hint(ctx: Context) -> N
     result = step(report, "lab1.inventory")
     assert result.status is Status.SKIPPED
     assert "labrunner up" in result.hint
+
+
+def test_bucket_policy_resources_are_probed_too(ctx: Context) -> None:
+    """The hardened template adds AWS::S3::BucketPolicy resources: present, then deleted by hand."""
+    template = {
+        "Resources": {
+            "Logs": {"Type": "AWS::S3::Bucket"},
+            "LogsPolicy": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {
+                    "Bucket": {"Ref": "Logs"},
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": {"Fn::Sub": "${Logs.Arn}/*"},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+    }
+    cfn = ctx.client("cloudformation")
+    cfn.create_stack(StackName="inventory-types", TemplateBody=json.dumps(template))
+    assert wait_for_stack(cfn, "inventory-types", lambda _m: None, timeout_s=60) == "CREATE_COMPLETE"
+    stack = describe_stack(cfn, "inventory-types")
+    assert stack is not None
+
+    def policy_asset() -> dict[str, Any]:
+        inventory = build_inventory(ctx.client, stack, template, ctx.region, ctx.account_id)
+        return next(a.as_dict() for a in inventory.assets if a.logical_id == "LogsPolicy")
+
+    asset = policy_asset()
+    assert asset["state"] == "present" and "tab=permissions" in asset["console"]
+    ctx.client("s3").delete_bucket_policy(Bucket=stack.resources["Logs"].physical_id)
+    assert policy_asset()["state"] == "missing"
