@@ -1,0 +1,350 @@
+"""Find what the lab made in an account and plan its removal. Reads only: it runs on read-only clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labrunner import paths
+from labrunner.aws.cfn import deployed_template, load_template
+from labrunner.aws.config import LAB_RULES
+from labrunner.aws.errors import error_code
+from labrunner.aws.stack import StackInfo
+from labrunner.context import Context
+from labrunner.errors import UsageError
+from labrunner.reset import ownership as own
+from labrunner.reset.model import Kind, Plan, PlanItem
+
+LAB_RULE_SOURCES = {rule.source_identifier: rule.name for rule in LAB_RULES}
+MAX_LOG_OBJECTS = 20_000  # beyond this, a log target is not scanned and is kept
+TAG_LOOKUPS = 8  # bucket tag reads at once
+
+
+def _bucket_region(location: str | None) -> str:
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location
+
+
+def _shipped_function_ids() -> set[str]:
+    """Logical ids of the functions in the templates labrunner ships (for stacks already gone)."""
+    ids: set[str] = set()
+    try:
+        root = paths.template().parent
+    except UsageError:
+        return {"MetadataLambda"}
+    for path in sorted(root.glob("cloudformation_template*.yaml")):
+        try:
+            resources = load_template(path.read_text()).get("Resources", {})
+        except (OSError, ValueError):
+            continue
+        ids.update(lid for lid, r in resources.items() if isinstance(r, dict) and r.get("Type") == own.FUNCTION_TYPE)
+    return ids or {"MetadataLambda"}
+
+
+@dataclass
+class _Discovery:
+    ctx: Context
+    items: list[PlanItem] = field(default_factory=list)
+    kept: list[PlanItem] = field(default_factory=list)
+    claimed_buckets: dict[str, PlanItem] = field(default_factory=dict)
+    function_names: set[str] = field(default_factory=set)
+    function_ids: set[str] = field(default_factory=set)
+
+    def client(self, service: str) -> Any:
+        return self.ctx.client(service)
+
+    def add(self, item: PlanItem) -> None:
+        if item.delete:
+            if item.kind is Kind.BUCKET:
+                if item.name in self.claimed_buckets:
+                    return
+                self.claimed_buckets[item.name] = item
+            elif any(i.kind is item.kind and i.name == item.name for i in self.items):
+                return
+            self.items.append(item)
+        elif not any(i.kind is item.kind and i.name == item.name for i in self.kept):
+            self.kept.append(item)
+
+    # -- the stack ----------------------------------------------------------------------------
+    def stack(self) -> None:
+        info = self.ctx.find_stack()
+        if info is not None:
+            self._live_stack(info)
+        self._deleted_stacks()
+
+    def _live_stack(self, info: StackInfo) -> None:
+        cfn = self.client("cloudformation")
+        raw = cfn.describe_stacks(StackName=info.stack_id)["Stacks"][0]
+        tags = own.tag_dict(raw.get("Tags", []))
+        try:
+            declared = load_template(deployed_template(cfn, info.stack_id)).get("Resources", {})
+        except ClientError:
+            declared = {}
+        logical_ids = set(info.resources) | set(declared)
+        if own.lab_tagged(tags):
+            why = f"the workload's stack, tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE} ({info.status})"
+        elif own.workload_stack(logical_ids):
+            why = f"the workload's stack: holds {', '.join(own.WORKLOAD_LOGICAL_IDS)} ({info.status})"
+        else:
+            why = (
+                f"named {info.name} but not the workload: no {own.LAB_TAG_KEY} tag and no "
+                f"{', '.join(own.WORKLOAD_LOGICAL_IDS)}"
+            )
+            self.add(PlanItem(Kind.STACK, info.name, why, delete=False))
+            return
+        self.add(PlanItem(Kind.STACK, info.name, why, stack_id=info.stack_id))
+        self.function_ids.update(
+            lid for lid, r in declared.items() if isinstance(r, dict) and r.get("Type") == own.FUNCTION_TYPE
+        )
+        for resource in info.resources.values():
+            gone = resource.status == "DELETE_COMPLETE" or not resource.physical_id
+            if resource.type == own.FUNCTION_TYPE:
+                self.function_ids.add(resource.logical_id)
+                if resource.physical_id:
+                    self.function_names.add(resource.physical_id)
+            if gone:
+                continue
+            where = f"resource {resource.logical_id} of stack {info.name}"
+            if resource.type == own.BUCKET_TYPE:
+                self.add(PlanItem(Kind.BUCKET, resource.physical_id, where, in_stack=True))
+            elif resource.type == own.LOG_GROUP_TYPE:
+                self.add(PlanItem(Kind.LOG_GROUP, resource.physical_id, where, in_stack=True))
+
+    def _deleted_stacks(self) -> None:
+        """Buckets an earlier deletion of the stack left behind (DeletionPolicy Retain, or retained by hand)."""
+        cfn = self.client("cloudformation")
+        s3 = self.client("s3")
+        name = self.ctx.stack_name
+        for page in cfn.get_paginator("list_stacks").paginate(StackStatusFilter=["DELETE_COMPLETE"]):
+            for summary in page.get("StackSummaries", []):
+                if summary.get("StackName") != name:
+                    continue
+                try:
+                    rows = cfn.list_stack_resources(StackName=summary["StackId"])["StackResourceSummaries"]
+                except ClientError:
+                    continue
+                for row in rows:
+                    if row["ResourceType"] == own.FUNCTION_TYPE:
+                        self.function_ids.add(row["LogicalResourceId"])
+                    bucket = row.get("PhysicalResourceId", "")
+                    if row["ResourceType"] != own.BUCKET_TYPE or not bucket or bucket in self.claimed_buckets:
+                        continue
+                    if _bucket_exists(s3, bucket):
+                        why = (
+                            f"resource {row['LogicalResourceId']} of stack {name}, left behind when the stack "
+                            f"was deleted ({row['ResourceStatus']})"
+                        )
+                        self.add(PlanItem(Kind.BUCKET, bucket, why))
+
+    # -- buckets outside the stack -----------------------------------------------------------
+    def buckets(self) -> None:
+        s3 = self.client("s3")
+        names = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"] not in self.claimed_buckets]
+        with ThreadPoolExecutor(max_workers=TAG_LOOKUPS, thread_name_prefix="reset-tags") as pool:
+            tags = dict(zip(names, pool.map(lambda name: _bucket_tags(s3, name), names), strict=True))
+        for name in names:
+            by_name = own.lab_bucket_name(name, self.ctx.suffix)
+            by_tag = f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}" if own.lab_tagged(tags[name]) else None
+            if by_name is None and by_tag is None:
+                continue
+            if own.other_stack(tags[name], self.ctx.stack_name) is not None:
+                continue  # made by another stack (CloudFormation propagates the lab tag to its resources)
+            if _bucket_region(_location(s3, name)) != self.ctx.region:
+                continue  # the lab in another region: that region's reset
+            self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or ""))
+
+    def log_targets(self) -> None:
+        """Buckets the lab's buckets log to: the lab's when they hold nothing but those access logs."""
+        s3 = self.client("s3")
+        sources: dict[str, list[tuple[str, str]]] = {}
+        for item in list(self.claimed_buckets.values()):
+            try:
+                enabled = s3.get_bucket_logging(Bucket=item.name).get("LoggingEnabled") or {}
+            except ClientError:
+                continue
+            target = enabled.get("TargetBucket")
+            if target and target != item.name:
+                sources.setdefault(target, []).append((item.name, str(enabled.get("TargetPrefix") or "")))
+        for target, logging_here in sources.items():
+            names = ", ".join(sorted(source for source, _ in logging_here))
+            claimed = self.claimed_buckets.get(target)
+            if claimed is not None:
+                self._mark_log_target(claimed)
+                continue
+            if not _bucket_exists(s3, target):
+                continue
+            if own.other_stack(_bucket_tags(s3, target), self.ctx.stack_name) is not None:
+                self.add(PlanItem(Kind.BUCKET, target, f"{names} log to it, but another stack made it", delete=False))
+                continue
+            stray = _foreign_object(s3, target, [prefix for _, prefix in logging_here])
+            if stray is None:
+                why = f"{names} log to it, and it holds only their access logs"
+                self.add(PlanItem(Kind.BUCKET, target, why, log_target=True))
+            else:
+                self.add(PlanItem(Kind.BUCKET, target, f"{names} log to it, but it also holds {stray}", delete=False))
+
+    def _mark_log_target(self, item: PlanItem) -> None:
+        if item.log_target:
+            return
+        marked = PlanItem(item.kind, item.name, item.why, item.delete, item.in_stack, True, item.stack_id)
+        self.items[self.items.index(item)] = marked
+        self.claimed_buckets[item.name] = marked
+
+    # -- AWS Config ----------------------------------------------------------------------------
+    def config(self) -> None:
+        config = self.client("config")
+        recorders = config.describe_configuration_recorders().get("ConfigurationRecorders", [])
+        channels = config.describe_delivery_channels().get("DeliveryChannels", [])
+        for recorder in recorders:
+            if own.service_linked_recorder(recorder):
+                continue
+            why = self._recorder_reason(config, recorder, channels)
+            if why is None:
+                buckets = ", ".join(c.get("s3BucketName", "?") for c in channels) or "no bucket"
+                why = (
+                    f"not marked as the lab's: no {own.LAB_TAG_KEY} tag, and it delivers to {buckets}, "
+                    "which the lab did not make (AWS allows one recorder per region; it may be someone else's)"
+                )
+                self.add(PlanItem(Kind.RECORDER, recorder["name"], why, delete=False))
+                continue
+            self.add(PlanItem(Kind.RECORDER, recorder["name"], why))
+            for channel in channels:
+                bucket = channel.get("s3BucketName", "")
+                self.add(
+                    PlanItem(Kind.CHANNEL, channel["name"], f"delivery channel of the lab's recorder (to {bucket})")
+                )
+        self._rules(config)
+
+    def _recorder_reason(self, config: Any, recorder: dict[str, Any], channels: list[dict[str, Any]]) -> str | None:
+        arn = recorder.get("arn")
+        if arn:
+            try:
+                tags = own.tag_dict(config.list_tags_for_resource(ResourceArn=arn).get("Tags", []))
+            except ClientError:
+                tags = {}
+            if own.lab_tagged(tags):
+                return f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}"
+        for channel in channels:
+            bucket = channel.get("s3BucketName", "")
+            if bucket in self.claimed_buckets:
+                return f"delivers to {bucket}, a bucket the lab made"
+        return None
+
+    def _rules(self, config: Any) -> None:
+        token: str | None = None
+        while True:
+            page = config.describe_config_rules(**({"NextToken": token} if token else {}))
+            for rule in page.get("ConfigRules", []):
+                self._rule(config, rule)
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def _rule(self, config: Any, rule: dict[str, Any]) -> None:
+        name = rule["ConfigRuleName"]
+        if rule.get("CreatedBy"):
+            return  # a service's rule (Security Hub, conformance packs): never the lab's
+        if name in own.LAB_RULE_NAMES:
+            self.add(PlanItem(Kind.CONFIG_RULE, name, "the lab's rule name"))
+            return
+        try:
+            tags = own.tag_dict(config.list_tags_for_resource(ResourceArn=rule["ConfigRuleArn"]).get("Tags", []))
+        except (ClientError, KeyError):
+            tags = {}
+        if own.lab_tagged(tags):
+            self.add(PlanItem(Kind.CONFIG_RULE, name, f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}"))
+            return
+        source = (rule.get("Source") or {}).get("SourceIdentifier", "")
+        if source in LAB_RULE_SOURCES:
+            why = f"runs {source} like the lab's {LAB_RULE_SOURCES[source]}, but has neither its name nor its tag"
+            self.add(PlanItem(Kind.CONFIG_RULE, name, why, delete=False))
+
+    # -- log groups ------------------------------------------------------------------------------
+    def log_groups(self) -> None:
+        logs = self.client("logs")
+        ids = self.function_ids | _shipped_function_ids()
+        exact = {f"/aws/lambda/{name}": name for name in self.function_names}
+        prefixes = [f"/aws/lambda/{self.ctx.stack_name}-", *sorted(exact)]
+        for prefix in prefixes:
+            for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+                for group in page.get("logGroups", []):
+                    name = group["logGroupName"]
+                    if name in exact:
+                        why = f"log group of the stack's function {exact[name]}"
+                    elif own.function_log_group(self.ctx.stack_name, ids, name):
+                        why = (
+                            f"log group of a function of stack {self.ctx.stack_name} (an earlier or current deployment)"
+                        )
+                    else:
+                        continue
+                    self.add(PlanItem(Kind.LOG_GROUP, name, why))
+
+    def plan(self) -> Plan:
+        order = {kind: i for i, kind in enumerate(Kind)}
+        # Execution order: stack (its buckets first), Config, other buckets, log targets last, log groups.
+        items = sorted(
+            self.items,
+            key=lambda i: (order[i.kind] if i.kind is not Kind.BUCKET or not i.in_stack else 0, i.log_target),
+        )
+        return Plan(
+            target=self.ctx.kind,
+            account=self.ctx.account_id,
+            region=self.ctx.region,
+            stack=self.ctx.stack_name,
+            items=tuple(items) + tuple(self.kept),
+        )
+
+
+def _bucket_exists(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+    try:
+        return own.tag_dict(s3.get_bucket_tagging(Bucket=bucket).get("TagSet", []))
+    except ClientError:
+        return {}  # no tags, or not ours to read (then not ours to delete either)
+
+
+def _location(s3: Any, bucket: str) -> str | None:
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    except ClientError:
+        return "?"
+    return str(location) if location else None
+
+
+def _foreign_object(s3: Any, bucket: str, prefixes: Iterable[str]) -> str | None:
+    """The first object that is not one of these access logs (quoted), or None when all are."""
+    allowed = list(prefixes)
+    seen = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            seen += 1
+            if seen > MAX_LOG_OBJECTS:
+                return f"more than {MAX_LOG_OBJECTS} objects (too many to be sure they are all the lab's logs)"
+            if not own.is_access_log_key(version["Key"], allowed):
+                return f"object {version['Key']!r}, which is not one of their access logs"
+    return None
+
+
+def plan_reset(ctx: Context) -> Plan:
+    """What a reset of this account removes and why, and what it saw and keeps. Changes nothing."""
+    discovery = _Discovery(ctx.read_only_twin())
+    discovery.stack()
+    discovery.buckets()
+    discovery.log_targets()
+    discovery.config()
+    discovery.log_groups()
+    return discovery.plan()
