@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -9,8 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.cfn import deployed_template, first_failure_reason, load_template, wait_for_stack
@@ -61,6 +60,14 @@ LIVE_STEPS = (
     "lab3.sqs-least-privilege",
     "lab3.pipeline",
 )
+# The property that names a resource when the template chooses the name.
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Lambda::Function": "FunctionName",
+}
 PROBE_FILE = "The Lighthouse Keeper's Log.txt"
 OTHER_ACCOUNT = "999999999999"
 CHANGE_SET_PREFIX = "labrunner-secure-"
@@ -142,13 +149,20 @@ class Names:
     def static(cls, template: Mapping[str, Any], account: str, region: str, stack: str) -> Names:
         """Made-up physical ids, shaped like CloudFormation's, for a template that is not deployed."""
         resources = _resources(template)
+        generated = {logical: f"{stack}-{logical}-template".lower()[:63] for logical in resources}
+        first = cls(account, region, stack, generated, _types(template), _parameter_defaults(template))
         physical = {}
         for logical, body in resources.items():
-            name = f"{stack}-{logical}-template".lower()[:63]
+            name = generated[logical]
+            explicit = (body.get("Properties") or {}).get(NAME_PROPERTIES.get(str(body.get("Type")), ""))
+            if explicit is not None:
+                # A name built with e.g. Fn::If keeps the generated one.
+                with contextlib.suppress(Unresolvable):
+                    name = str(resolve(explicit, first))
             if body.get("Type") == "AWS::SQS::Queue":
                 name = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
             physical[logical] = name
-        return cls(account, region, stack, physical, _types(template), _parameter_defaults(template))
+        return cls(account, region, stack, physical, first.types, first.parameters)
 
     @classmethod
     def deployed(cls, template: Mapping[str, Any], info: StackInfo, account: str, region: str) -> Names:
@@ -632,8 +646,12 @@ def live_steps() -> dict[str, Step]:
     return found
 
 
-def live_check(ctx: Context, step: Step) -> Check:
-    """One lab step's verdict on the live account, as one check."""
+def live_check(ctx: Context, step: Step, *, template_fixed: bool) -> Check:
+    """One lab step's verdict on the live account, as one check.
+
+    When the deployed template carries the fixes, a live failure is drift (changed outside
+    CloudFormation); otherwise the stack simply has not been updated yet.
+    """
     name = f"{step.id} live"
     try:
         checks = tuple(step.verify(ctx))
@@ -647,11 +665,17 @@ def live_check(ctx: Context, step: Step) -> Check:
     if bad is None:
         waiting = next(c for c in checks if c.pending)
         return Check.waiting(name, f"{step.title}: {waiting.detail}", waiting.hint)
+    if template_fixed:
+        return Check.fail(
+            name,
+            f"{step.title}: {bad.detail} — the live account differs from the stack's template (a change made "
+            "outside CloudFormation: drift, CM-3)",
+            f"{bad.hint} (CloudFormation → the stack → Stack actions → Detect drift shows such changes.)",
+        )
     return Check.fail(
         name,
-        f"{step.title}: {bad.detail} — the live account differs from the template (a change made outside "
-        "CloudFormation: drift, CM-3)",
-        f"{bad.hint} (CloudFormation → the stack → Stack actions → Detect drift shows such changes.)",
+        f"{step.title}: {bad.detail}",
+        "Update the stack from the hardened template (`labrunner solve extra`), which fixes this too.",
     )
 
 
@@ -788,10 +812,12 @@ class StackSecure(Step):
         changes = [c["ResourceChange"] for c in described.get("Changes", []) if "ResourceChange" in c]
         if described["Status"] == "FAILED":
             cfn.delete_change_set(ChangeSetName=name, StackName=stack)
-            if not changes and described.get("ExecutionStatus") == "UNAVAILABLE" and _same_template(cfn, stack, text):
-                ctx.note(f"stack {stack} already matches {file}")
+            reason = described.get("StatusReason", "no reason given")
+            if not changes:
+                # CloudFormation fails a change set that changes nothing; verify judges the rest.
+                ctx.note(f"change set {name} changes nothing ({reason})")
                 return None
-            raise RuntimeError(f"change set {name} failed: {described.get('StatusReason', 'no reason given')}")
+            raise RuntimeError(f"change set {name} failed: {reason}")
         ctx.note(f"change set {name} ({len(changes)} change(s)):")
         for change in changes:
             ctx.note("  " + _describe_change(change))
@@ -831,7 +857,7 @@ class StackSecure(Step):
             if step is None:
                 yield Check.fail(f"{step_id} live", f"the step {step_id} is not installed", "Reinstall labrunner.")
                 continue
-            yield live_check(ctx, step)
+            yield live_check(ctx, step, template_fixed=not missing)
 
 
 def _wait_for_change_set(cfn: Any, stack: str, name: str, timeout_s: float = 300) -> dict[str, Any]:
@@ -851,13 +877,6 @@ def _wait_for_change_set(cfn: Any, stack: str, name: str, timeout_s: float = 300
             raise TimeoutError(f"change set {name} still {described['Status']} after {timeout_s:.0f} s")
         time.sleep(delay)
         delay = min(delay * 1.5, 3.0)
-
-
-def _same_template(cfn: Any, stack: str, text: str) -> bool:
-    try:
-        return deployed_template(cfn, stack) == load_template(text)
-    except ClientError:
-        return False
 
 
 def _describe_change(change: Mapping[str, Any]) -> str:
