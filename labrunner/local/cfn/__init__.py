@@ -1,0 +1,1 @@
+"""CloudFormation engine pieces of the local AWS that moto lacks: resource states, dependencies."""

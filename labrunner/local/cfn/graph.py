@@ -1,0 +1,58 @@
+"""Which resources of a template depend on which (DependsOn, Ref, Fn::GetAtt, Fn::Sub)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}.]+)(?:\.[^}]*)?\}")
+
+
+def _references(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) and value else str(value).split(".")[0]
+                found.add(str(target))
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                if isinstance(text, str):
+                    found.update(_SUB_VARIABLE.findall(text))
+                if isinstance(value, list) and len(value) > 1:
+                    _references(value[1], found)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+
+
+def references(node: Any) -> set[str]:
+    """Every name a template fragment refers to (resources, parameters, pseudo parameters)."""
+    found: set[str] = set()
+    _references(node, found)
+    return found
+
+
+def dependencies(resources: Mapping[str, Any]) -> dict[str, set[str]]:
+    """For each logical id, the logical ids of the resources it needs to exist first."""
+    graph: dict[str, set[str]] = {}
+    for logical_id, definition in resources.items():
+        found: set[str] = set()
+        depends_on = definition.get("DependsOn", [])
+        found.update([depends_on] if isinstance(depends_on, str) else depends_on)
+        _references(definition.get("Properties", {}), found)
+        graph[logical_id] = {name for name in found if name in resources and name != logical_id}
+    return graph
+
+
+def dependents(resources: Mapping[str, Any]) -> dict[str, set[str]]:
+    """For each logical id, the resources that depend on it (deleted before it)."""
+    reverse: dict[str, set[str]] = {name: set() for name in resources}
+    for name, needs in dependencies(resources).items():
+        for needed in needs:
+            reverse[needed].add(name)
+    return reverse
