@@ -85,9 +85,7 @@ class LocalAWSApp:
             return self.admin(path[len(ADMIN_PREFIX) :], environ, start_response)
         return self.aws(environ, start_response)
 
-    def admin(
-        self, name: str, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
+    def admin(self, name: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if name == "health":
             return json_response(
