@@ -6,12 +6,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
+from labrunner.aws.session import Identity, OpenTarget
 from labrunner.aws.stack import Workload
-from labrunner.context import Context
+from labrunner.context import Context, Settings
 from labrunner.model import Report, Status
-from tests.helpers import run, statuses, step
+from tests.helpers import cli, run, statuses, step
 
 PERMISSION_STEPS = [
     "lab3.trust-policy",
@@ -309,3 +311,29 @@ def test_solve_lab3_end_to_end_then_idempotent(deployed: Context) -> None:
     role = deployed.workload().role
     names = deployed.client("iam").list_role_policies(RoleName=role)["PolicyNames"]
     assert sorted(names) == ["DynamoDbPutItemOnly", "RetrieveSqsMessages"]
+
+    # SPEC §5: a student with ReadOnlyAccess can check lab 3 (iam:Simulate*, cloudtrail:LookupEvents,
+    # logs:FilterLogEvents are reads), and the CLI agrees.
+    report = run(Context(_read_only_target(deployed), Settings()), "check", ["lab3"])
+    assert statuses(report) == dict.fromkeys(ALL_STEPS, PASS), report
+    result = cli("check", "lab3", "--format", "json")
+    assert result.code == 0, result.out + result.err
+    assert {s["id"]: s["status"] for s in json.loads(result.out)["steps"]} == dict.fromkeys(ALL_STEPS, "pass")
+
+
+def _read_only_target(ctx: Context) -> OpenTarget:
+    iam = ctx.client("iam")
+    iam.create_user(UserName="student-read-only")
+    iam.attach_user_policy(UserName="student-read-only", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    key = iam.create_access_key(UserName="student-read-only")["AccessKey"]
+    session = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=ctx.region
+    )
+    arn = session.client("sts", endpoint_url=ctx.target.endpoint_url).get_caller_identity()["Arn"]
+    return OpenTarget(
+        kind="aws",
+        session=session,
+        region=ctx.region,
+        endpoint_url=ctx.target.endpoint_url,
+        identity=Identity(account=ctx.account_id, arn=arn),
+    )
