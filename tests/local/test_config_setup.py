@@ -9,6 +9,8 @@ and InsufficientDeliveryPolicyException (channel bucket missing or not writable 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -85,3 +87,31 @@ def test_delivery_channel_bucket_must_exist_and_let_config_write(aws: Aws) -> No
     with pytest.raises(ClientError) as exc:
         aws.config.describe_delivery_channel_status(DeliveryChannelNames=["nope"])
     assert code_of(exc) == "NoSuchDeliveryChannelException"
+
+
+def test_recorder_with_a_role_of_its_own_writes_with_that_role(aws: Aws) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role_arn = aws.iam.create_role(RoleName="config-recorder", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    aws.config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "default", "roleARN": role_arn, "recordingGroup": {"allSupported": True}}
+    )
+    aws.s3.create_bucket(Bucket=DELIVERY_BUCKET)
+    with pytest.raises(ClientError) as exc:  # neither the role nor a bucket policy allows writing
+        aws.config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": DELIVERY_BUCKET})
+    assert code_of(exc) == "InsufficientDeliveryPolicyException"
+    write = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{DELIVERY_BUCKET}/AWSLogs/*"}
+        ],
+    }
+    aws.iam.put_role_policy(RoleName="config-recorder", PolicyName="deliver", PolicyDocument=json.dumps(write))
+    aws.config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": DELIVERY_BUCKET})
+    assert [c["s3BucketName"] for c in aws.config.describe_delivery_channels()["DeliveryChannels"]] == [DELIVERY_BUCKET]
