@@ -17,7 +17,9 @@ from labrunner.aws.config import (
     RuleSpec,
     bucket_view,
     config_rules,
+    delivery_bucket_name,
     delivery_channels,
+    demo_bucket_name,
     describe_recorder,
     ensure_delivery_bucket,
     ensure_service_linked_role,
@@ -51,12 +53,8 @@ SINCE_2023 = (
 RE_EVALUATE = "AWS Config → Rules → {rule} → Actions → Re-evaluate, then wait a minute and check again."
 
 
-def demo_bucket_name(ctx: Context) -> str:
-    return f"immersion-config-demo-{ctx.suffix}"
-
-
-def delivery_bucket_name(ctx: Context) -> str:
-    return f"immersion-config-delivery-{ctx.suffix}"
+def demo_bucket(ctx: Context) -> str:
+    return demo_bucket_name(ctx.suffix)
 
 
 def upload_bucket(ctx: Context) -> str | None:
@@ -128,7 +126,7 @@ def judge(ctx: Context, rule: ConfigRule, buckets: Iterable[str]) -> tuple[list[
 def lab_buckets(ctx: Context) -> list[str]:
     """The buckets lab 4 is about: the demo bucket (once created) and the upload bucket."""
     s3 = ctx.client("s3")
-    found = [b for b in (demo_bucket_name(ctx),) if bucket_exists(s3, b)]
+    found = [b for b in (demo_bucket(ctx),) if bucket_exists(s3, b)]
     upload = upload_bucket(ctx)
     return [*found, upload] if upload else found
 
@@ -136,7 +134,7 @@ def lab_buckets(ctx: Context) -> list[str]:
 def ensure_demo_bucket(ctx: Context) -> bool:
     """Create the lab's demo bucket with S3's defaults (no access logging) unless it exists."""
     s3 = ctx.client("s3")
-    demo = demo_bucket_name(ctx)
+    demo = demo_bucket(ctx)
     if bucket_exists(s3, demo):
         return False
     params: dict[str, object] = {"Bucket": demo}
@@ -227,7 +225,7 @@ class RecorderStep(Step):
         assert recorder is not None
         channels = delivery_channels(config)
         if not any(c.bucket and bucket_exists(s3, c.bucket) for c in channels):
-            bucket = delivery_bucket_name(ctx)
+            bucket = delivery_bucket_name(ctx.suffix)
             changed |= ensure_delivery_bucket(s3, bucket, account=ctx.account_id, region=ctx.region, note=ctx.note)
             name = channels[0].name if channels else CHANNEL_NAME
             config.put_delivery_channel(DeliveryChannel={"name": name, "s3BucketName": bucket})
@@ -495,7 +493,7 @@ class RemediatedStep(Step):
 
     def apply(self, ctx: Context) -> bool:
         s3 = ctx.client("s3")
-        demo = demo_bucket_name(ctx)
+        demo = demo_bucket(ctx)
         changed = ensure_demo_bucket(ctx)
         upload = upload_bucket(ctx)
         log_bucket = lab_log_bucket_name(ctx.suffix)
@@ -525,7 +523,7 @@ class RemediatedStep(Step):
         s3 = ctx.client("s3")
         rules = config_rules(ctx.client("config"))
         recorder = describe_recorder(ctx.client("config"))
-        demo = demo_bucket_name(ctx)
+        demo = demo_bucket(ctx)
         targets = [b for b in (demo,) if bucket_exists(s3, b)]
         if not targets:
             yield Check.fail(

@@ -52,6 +52,19 @@ ENCRYPTION_RULE = RuleSpec(
     "default encryption",
 )
 LAB_RULES = (LOGGING_RULE, ENCRYPTION_RULE)
+# Buckets lab 4's solve creates (SPEC §4 names the demo bucket; the delivery bucket is tagged too).
+DEMO_BUCKET_PREFIX = "immersion-config-demo-"
+DELIVERY_BUCKET_PREFIX = "immersion-config-delivery-"
+
+
+def demo_bucket_name(suffix: str) -> str:
+    """The bucket lab 4 leaves without access logging for Config to flag."""
+    return f"{DEMO_BUCKET_PREFIX}{suffix}"
+
+
+def delivery_bucket_name(suffix: str) -> str:
+    """The bucket lab 4 creates for Config's delivery channel (when none delivers already)."""
+    return f"{DELIVERY_BUCKET_PREFIX}{suffix}"
 
 
 # -- the recorder ----------------------------------------------------------------------------
@@ -83,7 +96,12 @@ class Recorder:
 
 def describe_recorder(config: Any) -> Recorder | None:
     """The region's configuration recorder (AWS allows one customer-managed recorder), or None."""
-    recorders = config.describe_configuration_recorders().get("ConfigurationRecorders", [])
+    recorders = [
+        r
+        for r in config.describe_configuration_recorders().get("ConfigurationRecorders", [])
+        # Service-linked recorders belong to other AWS services and record only for them.
+        if not r.get("servicePrincipal")
+    ]
     if not recorders:
         return None
     raw = recorders[0]
