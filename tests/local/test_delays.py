@@ -34,10 +34,12 @@ def test_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch, raw: 
 
 
 @pytest.mark.parametrize("name", ["s3/access-log-delay", "config/evaluation-delay"])
-def test_server_delays_change_at_runtime_and_reset(local_server: Endpoint, name: str) -> None:
-    assert admin.call(local_server.url, "POST", name, seconds="1.5")["seconds"] == 1.5
-    assert admin.call(local_server.url, "GET", name)["seconds"] == 1.5
-    with pytest.raises(LocalServerError, match="HTTP 400"):
-        admin.call(local_server.url, "POST", name, seconds="-3")
-    reset_server(local_server)
-    assert admin.call(local_server.url, "GET", name)["seconds"] == 0
+def test_server_delays_change_at_runtime_and_reset(fresh_server: Endpoint, name: str) -> None:
+    try:
+        assert admin.call(fresh_server.url, "POST", name, seconds="1.5")["seconds"] == 1.5
+        assert admin.call(fresh_server.url, "GET", name)["seconds"] == 1.5
+        with pytest.raises(LocalServerError, match="HTTP 400"):
+            admin.call(fresh_server.url, "POST", name, seconds="-3")
+    finally:
+        reset_server(fresh_server)
+    assert admin.call(fresh_server.url, "GET", name)["seconds"] == 0
