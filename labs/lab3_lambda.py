@@ -59,6 +59,7 @@ PIPELINE_FILE = "Pride and Permissions.txt"
 DEMO_DENIED_FILE = "A Tale of Two Regions.txt"
 DEMO_RESTORED_FILE = "Twenty Thousand Requests Under the Sea.txt"
 DENIED_PATTERN = '"AccessDeniedException"'
+CLOCK_SKEW = timedelta(seconds=2)
 # AWS's wording of a denial, as the function's runtime logs it (SPEC §6.3).
 _DENIAL = re.compile(
     r"User: (?P<principal>arn:[\w-]+:sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/\s]+)/(?P<session>\S+))"
@@ -154,8 +155,25 @@ def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
     return None
 
 
+# When this process last changed a role's permissions (by account/role name). CloudTrail lists an event
+# only minutes later: within one solve, what the earlier steps just did is known first-hand.
+_CHANGED_HERE: dict[str, tuple[datetime, str]] = {}
+
+
+def _changed(ctx: Context, what: str) -> None:
+    """Remember that this run just changed the role's permissions."""
+    # Our clock against S3's: allow for a little skew (an upload must not look older than it is).
+    _CHANGED_HERE[f"{ctx.account_id}/{ctx.workload().role}"] = (datetime.now(UTC) - CLOCK_SKEW, what)
+
+
 def _last_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
-    """When the role's permissions last changed (CloudTrail), else when it was created."""
+    """When the role's permissions last changed: CloudTrail, this run, else the role's creation."""
+    here = _CHANGED_HERE.get(f"{ctx.account_id}/{role.name}")
+    recorded = _last_recorded_change(ctx, role)
+    return max(recorded, here) if here is not None else recorded
+
+
+def _last_recorded_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
     iam = ctx.client("iam")
     created = iam.get_role(RoleName=role.name)["Role"]["CreateDate"]
     created = created if created.tzinfo else created.replace(tzinfo=UTC)
@@ -260,6 +278,7 @@ class NoAdmin(Step):
         for policy in admin:
             ctx.client("iam").detach_role_policy(RoleName=role.name, PolicyArn=policy.arn)
             ctx.note(f"detached {policy.name} from {role.name}")
+            _changed(ctx, f"DetachRolePolicy ({policy.name}), this run")
         if not admin:
             ctx.note(f"no administrator policy is attached to {role.name}")
         return bool(admin)
@@ -299,11 +318,13 @@ class BasicExecution(Step):
         if role.inline_named(LAB_WILDCARD_POLICY) is not None:
             iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
             ctx.note(f"deleted the inline policy {LAB_WILDCARD_POLICY}")
+            _changed(ctx, f"DeleteRolePolicy ({LAB_WILDCARD_POLICY}), this run")
             changed = True
         arn = basic_execution_arn(ctx.region)
         if not any(p.arn == arn for p in role.attached):
             iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
             ctx.note("attached AWSLambdaBasicExecutionRole")
+            _changed(ctx, "AttachRolePolicy (AWSLambdaBasicExecutionRole), this run")
             changed = True
         if not changed:
             ctx.note(f"{LAB_WILDCARD_POLICY} is gone and AWSLambdaBasicExecutionRole is attached")
@@ -352,6 +373,7 @@ class DynamoDbLeastPrivilege(Step):
             RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(wanted)
         )
         ctx.note(f"wrote the inline policy {LAB_DYNAMODB_POLICY} (dynamodb:PutItem on the table)")
+        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}), this run")
         return True
 
     def verify(self, ctx: Context) -> Iterable[Check]:
@@ -396,6 +418,7 @@ class SqsLeastPrivilege(Step):
             RoleName=role.name, PolicyName=LAB_SQS_POLICY, PolicyDocument=json.dumps(wanted)
         )
         ctx.note(f"wrote the inline policy {LAB_SQS_POLICY} ({', '.join(SQS_REQUIRED)} on the queue)")
+        _changed(ctx, f"PutRolePolicy ({LAB_SQS_POLICY}), this run")
         return True
 
     def verify(self, ctx: Context) -> Iterable[Check]:
@@ -583,6 +606,7 @@ class AccessDenied(Step):
         started = datetime.now(UTC) - timedelta(seconds=1)
         iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(demo))
         ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:PutItem → dynamodb:GetItem")
+        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}: GetItem), this run")
         try:
             denial = self._upload_until(
                 ctx,
@@ -607,6 +631,7 @@ class AccessDenied(Step):
         finally:
             iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(restored))
             ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:GetItem → dynamodb:PutItem (restored)")
+            _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY} restored), this run")
         last_denial = denial.time
         upload = self._upload_until(
             ctx,
