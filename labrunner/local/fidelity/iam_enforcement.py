@@ -28,6 +28,7 @@ from labrunner.local.fidelity import accounts
 from labrunner.local.hooks import ServerHooks, WSGIApp
 from labrunner.local.iam import actions, credentials, errors
 from labrunner.local.iam.authorizer import authorize, authorize_assume_role, denied_message
+from labrunner.local.iam.resource_policies import resource_policy
 
 ORDER = 10  # outermost but for modules that must see requests before authentication
 DEFAULT_REGION = "us-east-1"
@@ -38,6 +39,8 @@ _BYPASS = re.compile(r"^/(?:_labrunner/|moto-api|cloudformation_[^/]+/cfnrespons
 _UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
 # Operations that need no permission (AWS documents them as always allowed).
 _ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+# Actions whose resource does not exist yet: no resource policy or owner to consult.
+_NEW_RESOURCE_ACTIONS = {"s3:CreateBucket", "sqs:CreateQueue"}
 _PROBLEMS: dict[credentials.Failure, errors.CredentialProblem] = {
     "InvalidClientTokenId": "unknown-key",
     "InvalidToken": "invalid-token",
@@ -101,6 +104,34 @@ def _unsigned_request(environ: dict[str, Any], body: bytes) -> tuple[str, str, s
     return "s3", "rest-xml", None
 
 
+# S3 request parts that AWS exposes as condition keys.
+_S3_QUERY_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
+_S3_HEADER_KEYS = {
+    "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION": "s3:x-amz-server-side-encryption",
+    "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "HTTP_X_AMZ_ACL": "s3:x-amz-acl",
+    "HTTP_X_AMZ_COPY_SOURCE": "s3:x-amz-copy-source",
+}
+
+
+def request_keys(environ: dict[str, Any], operation: actions.Operation) -> dict[str, str]:
+    """Condition keys taken from the request itself (the principal's keys come from the authorizer)."""
+    keys = {
+        "aws:RequestedRegion": operation.region,
+        "aws:SourceIp": str(environ.get("REMOTE_ADDR", "")),
+        "aws:UserAgent": str(environ.get("HTTP_USER_AGENT", "")),
+    }
+    if operation.service == "s3":
+        query = operation.params.get("__query__") or {}
+        keys.update({key: str(query[name]) for name, key in _S3_QUERY_KEYS.items() if name in query})
+        keys.update({key: str(environ[name]) for name, key in _S3_HEADER_KEYS.items() if name in environ})
+    elif operation.service == "sts":
+        for name in ("ExternalId", "RoleSessionName", "SourceIdentity"):
+            if isinstance(operation.params.get(name), str):
+                keys[f"sts:{name}"] = operation.params[name]
+    return keys
+
+
 class IAMEnforcement:
     """The WSGI middleware."""
 
@@ -135,13 +166,13 @@ class IAMEnforcement:
         operation = actions.identify(service, environ, body, region, owner.account)
         if not operation.name:
             return self.app(environ, start_response)  # not an AWS operation we know: moto answers
-        denied = self.authorize(operation, owner, method)
+        denied = self.authorize(operation, owner, method, request_keys(environ, operation))
         if denied is not None:
             return _respond(start_response, denied)
         return self.app(environ, start_response)
 
     def authorize(
-        self, operation: actions.Operation, owner: credentials.KeyOwner, method: str
+        self, operation: actions.Operation, owner: credentials.KeyOwner, method: str, context: dict[str, str]
     ) -> errors.ErrorResponse | None:
         """None when every check passes, else the AccessDenied answer for the first failing one."""
         sessions = [owner.session_policy] if owner.session_policy else []
@@ -151,14 +182,27 @@ class IAMEnforcement:
             if check.action == "sts:AssumeRole":
                 role_account = check.resource.split(":")[4] if check.resource.count(":") >= 5 else ""
                 accounts.ensure_account(role_account)
-                decision = authorize_assume_role(owner.account, owner.arn, check.resource, session_policies=sessions)
+                decision = authorize_assume_role(
+                    owner.account, owner.arn, check.resource, context, session_policies=sessions
+                )
                 if decision.allowed:
                     continue
                 message = (
                     f"User: {owner.arn} is not authorized to perform: sts:AssumeRole on resource: {check.resource}"
                 )
                 return errors.access_denied(operation.service, operation.protocol, method, message)
-            decision = authorize(owner.account, owner.arn, check.action, check.resource, session_policies=sessions)
+            # A bucket being created is the caller's own (a taken name is S3's BucketAlreadyExists).
+            found = resource_policy(check.resource) if check.action not in _NEW_RESOURCE_ACTIONS else None
+            decision = authorize(
+                owner.account,
+                owner.arn,
+                check.action,
+                check.resource,
+                context,
+                session_policies=sessions,
+                resource_policy=found.policy if found else None,
+                resource_account=found.account if found else None,
+            )
             if decision.allowed:
                 continue
             message = denied_message(
@@ -196,7 +240,20 @@ def expire_session(request: AdminRequest) -> dict[str, Any]:
     raise AdminError(404, f"no STS session with access key {key}")
 
 
+def _defer_bucket_policies_to_us() -> None:
+    """moto checks bucket policies itself on object requests, ignoring their Conditions (a TLS-only
+    Deny then refuses everything, with an empty 403): this middleware has already decided."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        return PermissionResult.NEUTRAL
+
+    setattr(FakeBucket, "get_permission", get_permission)  # noqa: B010 (patching moto)
+
+
 def install(hooks: ServerHooks) -> None:
+    _defer_bucket_policies_to_us()
     hooks.add_middleware(IAMEnforcement, order=ORDER, name="iam-enforcement")
     hooks.on_reset(credentials.assumed_roles.clear)
     register_admin_endpoint("POST", "iam/expire-session", expire_session)

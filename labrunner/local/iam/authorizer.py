@@ -49,7 +49,9 @@ def request_context(principal_arn: str, extra: Mapping[str, ContextValue] | None
     context: dict[str, ContextValue] = {
         "aws:CurrentTime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:EpochTime": str(int(now)),
-        "aws:SecureTransport": "false",  # the local AWS speaks plain HTTP on 127.0.0.1
+        # The local endpoint stands in for AWS's HTTPS endpoints: policies that deny plain HTTP
+        # (a common hardening) must not lock out a client that would use TLS on AWS.
+        "aws:SecureTransport": "true",
         "aws:ViaAWSService": "false",
     }
     if caller.account:
