@@ -434,3 +434,33 @@ def test_aws_cli_with_admin_env(local_env: Endpoint) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"arn:aws:iam::{ACCOUNT}:user/{identity.ADMIN_USER}"
+
+
+def test_create_function_needs_pass_role(local_server: Endpoint) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    role = unique("fnrole")
+    role_arn = client(local_server, "iam").create_role(RoleName=role, AssumeRolePolicyDocument=policy(trust))["Role"][
+        "Arn"
+    ]
+    function = {
+        "Runtime": "python3.12",
+        "Role": role_arn,
+        "Handler": "index.handler",
+        "Code": {"ZipFile": buffer.getvalue()},
+    }
+    _, no_pass = create_user(local_server, allow("lambda:CreateFunction"))
+    denied = error_of(
+        lambda: client(local_server, "lambda", no_pass).create_function(FunctionName=unique("fn"), **function)
+    )
+    assert denied["Error"]["Code"] == "AccessDeniedException"
+    assert f"iam:PassRole on resource: {role_arn} " in denied["Error"]["Message"]
+    _, can_pass = create_user(local_server, allow("lambda:CreateFunction"), allow("iam:PassRole", role_arn))
+    name = unique("fn")
+    client(local_server, "lambda", can_pass).create_function(FunctionName=name, **function)
+    client(local_server, "lambda").delete_function(FunctionName=name)

@@ -38,7 +38,7 @@ _BYPASS = re.compile(r"^/(?:_labrunner/|moto-api|cloudformation_[^/]+/cfnrespons
 # STS operations AWS serves without credentials.
 _UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
 # Operations that need no permission (AWS documents them as always allowed).
-_ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+_ALWAYS_ALLOWED = {"sts:GetCallerIdentity", "sts:GetSessionToken"}
 # Actions whose resource does not exist yet: no resource policy or owner to consult.
 _NEW_RESOURCE_ACTIONS = {"s3:CreateBucket", "sqs:CreateQueue"}
 _PROBLEMS: dict[credentials.Failure, errors.CredentialProblem] = {

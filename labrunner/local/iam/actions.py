@@ -230,6 +230,12 @@ def _logs(op: Operation) -> tuple[Check, ...] | None:
 _LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
 
 
+def _pass_role(op: Operation, param: str) -> tuple[Check, ...]:
+    """Handing a role to a service needs iam:PassRole on it (CreateFunction, CreateStack …)."""
+    role = op.params.get(param)
+    return (Check("iam:PassRole", role),) if isinstance(role, str) and role.startswith("arn:") else ()
+
+
 def _lambda(op: Operation) -> tuple[Check, ...] | None:
     action = f"lambda:{_LAMBDA_ACTIONS.get(op.name, op.name)}"
     fn = op.params.get("FunctionName")
@@ -239,7 +245,8 @@ def _lambda(op: Operation) -> tuple[Check, ...] | None:
         name, _, qualifier = fn.partition(":")
         qualifier = qualifier or str((op.params.get("__query__") or {}).get("Qualifier", ""))
         arn = f"arn:aws:lambda:{op.region}:{op.account}:function:{name}"
-        return (Check(action, f"{arn}:{qualifier}" if qualifier else arn),)
+        pass_role = _pass_role(op, "Role") if op.name in ("CreateFunction", "UpdateFunctionConfiguration") else ()
+        return (Check(action, f"{arn}:{qualifier}" if qualifier else arn), *pass_role)
     uuid = op.params.get("UUID")
     if isinstance(uuid, str):
         return (Check(action, f"arn:aws:lambda:{op.region}:{op.account}:event-source-mapping:{uuid}"),)
@@ -405,7 +412,7 @@ def _cloudformation(op: Operation) -> tuple[Check, ...] | None:
     stack = op.params.get("StackName")
     if isinstance(stack, str) and stack:
         arn = stack if stack.startswith("arn:") else f"arn:aws:cloudformation:{op.region}:{op.account}:stack/{stack}/*"
-        return (Check(f"cloudformation:{op.name}", arn),)
+        return (Check(f"cloudformation:{op.name}", arn), *_pass_role(op, "RoleARN"))
     return None
 
 
