@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -18,6 +20,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.loaders import Loader
 
 from labrunner import __version__
 from labrunner.aws.errors import error_code, is_credentials_error
@@ -36,6 +39,36 @@ CLIENT_CONFIG = Config(
     user_agent_extra=f"labrunner/{__version__}",
 )
 PREFLIGHT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=30)
+
+
+class _UniquePaths(list[str]):
+    """boto3 appends its data path to the loader on every new session; once is enough."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+_loader_lock = threading.Lock()
+_loaders: list[Loader] = []
+
+
+def _shared_loader() -> Loader:
+    """One botocore data loader per process: service models and endpoints parsed once, not per session
+    (a class of 50 students would otherwise parse the same JSON for every one of them)."""
+    with _loader_lock:
+        if not _loaders:
+            extra = botocore.session.get_session().get_config_variable("data_path") or ""
+            paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
+            _loaders.append(Loader(extra_search_paths=paths))
+        return _loaders[0]
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """boto3.Session(**kwargs), sharing the process's data loader."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -105,7 +138,7 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[bot
     if started:
         notify(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).")
     region = spec.region or endpoint.region
-    session = boto3.Session(
+    session = new_session(
         aws_access_key_id=endpoint.access_key,
         aws_secret_access_key=endpoint.secret_key,
         region_name=region,
@@ -119,7 +152,7 @@ def _assume(session: boto3.Session, region: str, endpoint_url: str | None, role_
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"labrunner-{__version__}")["Credentials"]
     except ClientError as exc:
         raise TargetError(f"cannot assume {role_arn}: {error_code(exc)}") from exc
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
@@ -134,7 +167,7 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         if spec.kind == "local":
             session, region, endpoint_url = _local_session(spec, notify)
         else:
-            session = boto3.Session(profile_name=spec.profile, region_name=spec.region)
+            session = new_session(profile_name=spec.profile, region_name=spec.region)
             region = session.region_name or DEFAULT_REGION
             if session.get_credentials() is None:
                 raise TargetError(
