@@ -8,7 +8,8 @@ valid signatures of S3 keys with `'`, `+`, `(`, `*` or `!`. This middleware inst
    owner: an IAM user of any account or an unexpired STS session — else AWS's credential error;
 2. tells moto which account the request belongs to (the key owner's);
 3. works out the IAM action(s) and resource ARN(s) of the operation and evaluates the
-   principal's identity policies (and session policy) with labrunner.aws.policy;
+   principal's identity policies (and session policy, permissions boundary, S3 bucket or SQS
+   queue policy) with labrunner.aws.policy;
 4. for sts:AssumeRole also requires the role's trust policy to allow the caller, creating
    accounts on first use (fidelity/accounts.py);
 5. refuses with AccessDenied(Exception) in the service's own protocol shape.
@@ -48,14 +49,17 @@ _PROBLEMS: dict[credentials.Failure, errors.CredentialProblem] = {
 }
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """Read the body once and put it back for moto."""
+def read_body(environ: dict[str, Any]) -> bytes:
+    """Read the body once and put it back for moto (chunked bodies too)."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = int(environ.get("CONTENT_LENGTH") or -1)
     except ValueError:
-        length = 0
-    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+        length = -1
+    if length < 0 and not environ.get("wsgi.input_terminated"):
+        return b""  # no length and no end marker: leave the stream to moto untouched
+    body: bytes = environ["wsgi.input"].read(length) if length >= 0 else environ["wsgi.input"].read()
     environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
     return body
 
 
@@ -162,7 +166,7 @@ class IAMEnforcement:
             )
         # moto picks the account from this header before it scans every account for the key.
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = owner.account
-        body = _read_body(environ) if _needs_body(service, protocol, environ) else b""
+        body = read_body(environ) if _needs_body(service, protocol, environ) else b""
         operation = actions.identify(service, environ, body, region, owner.account)
         if not operation.name:
             return self.app(environ, start_response)  # not an AWS operation we know: moto answers
@@ -216,7 +220,7 @@ class IAMEnforcement:
 
     def anonymous(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str) -> Iterable[bytes]:
         """A request without credentials: AWS serves only a few operations that way."""
-        body = _read_body(environ) if method == "POST" else b""
+        body = read_body(environ) if method == "POST" else b""
         service, protocol, operation = _unsigned_request(environ, body)
         if protocol == "query" and operation in _UNSIGNED_STS:
             return self.app(environ, start_response)

@@ -9,7 +9,6 @@ ResourceSpecificResults, and EvalResourceName is the ARN template of the resourc
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from labrunner.aws.policy import (
     parse_policy,
 )
 from labrunner.aws.policy.conditions import ContextValue
+from labrunner.local.fidelity.iam_enforcement import read_body
 from labrunner.local.hooks import ServerHooks, WSGIApp
 from labrunner.local.iam.policies import (
     PrincipalPolicies,
@@ -376,9 +376,7 @@ def _iam_params(environ: dict[str, Any]) -> dict[str, str] | None:
     """The form parameters of an IAM query request for one of our operations, else None."""
     if "/iam/aws4_request" not in environ.get("HTTP_AUTHORIZATION", "") or environ.get("REQUEST_METHOD") != "POST":
         return None
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = read_body(environ)
     if b"Simulate" not in body:
         return None
     params = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
