@@ -544,7 +544,7 @@ class AccessDenied(Step):
     """
     automation = f"""
         Swaps PutItem for GetItem in DynamoDbPutItemOnly, uploads {DEMO_DENIED_FILE} (again every
-        {15} s while IAM propagates) until the function logs the AccessDeniedException, restores the
+        15 s while IAM propagates) until the function logs the AccessDeniedException, restores the
         policy (always, even if waiting failed), uploads {DEMO_RESTORED_FILE} and waits for its item.
         Skipped when the log already shows the demo and the pipeline works again.
     """
