@@ -496,16 +496,20 @@ class RemediatedStep(Step):
         demo = demo_bucket(ctx)
         changed = ensure_demo_bucket(ctx)
         upload = upload_bucket(ctx)
-        log_bucket = lab_log_bucket_name(ctx.suffix)
-        current = access_logging(s3, upload) if upload else None
-        needs_lab_log = [demo] + ([upload] if upload and (current is None or current.target_bucket == upload) else [])
-        changed |= ensure_log_bucket(
-            s3, log_bucket, region=ctx.region, account=ctx.account_id, source_buckets=needs_lab_log, note=ctx.note
-        )
-        for bucket in needs_lab_log:
-            prefix = DEMO_LOG_PREFIX if bucket == demo else None
-            changed |= enable_access_logging(s3, bucket, target_bucket=log_bucket, target_prefix=prefix, note=ctx.note)
-        for bucket in [demo] + ([upload] if upload else []):
+        buckets = [demo] + ([upload] if upload else [])
+        # Buckets that already log to another bucket keep their target (a student's choice).
+        unlogged = [b for b in buckets if (now := access_logging(s3, b)) is None or now.target_bucket == b]
+        if unlogged:
+            log_bucket = lab_log_bucket_name(ctx.suffix)
+            changed |= ensure_log_bucket(
+                s3, log_bucket, region=ctx.region, account=ctx.account_id, source_buckets=unlogged, note=ctx.note
+            )
+            for bucket in unlogged:
+                prefix = DEMO_LOG_PREFIX if bucket == demo else None
+                changed |= enable_access_logging(
+                    s3, bucket, target_bucket=log_bucket, target_prefix=prefix, note=ctx.note
+                )
+        for bucket in buckets:
             if bucket_view(s3, bucket).sse_algorithm is None:
                 s3.put_bucket_encryption(
                     Bucket=bucket,
@@ -516,7 +520,7 @@ class RemediatedStep(Step):
                 ctx.note(f"set default encryption SSE-S3 on {bucket}")
                 changed = True
             else:
-                ctx.note(f"{bucket} already has default encryption ({SINCE_2023.split(',', maxsplit=1)[0]})")
+                ctx.note(f"{bucket} already has default encryption (AWS's default since January 2023)")
         return evaluate_now(ctx, evaluation_needed(ctx, lab_buckets(ctx))) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
