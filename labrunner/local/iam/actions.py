@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from labrunner.local.iam import arns
+
 # SigV4 signing names whose botocore service model has another name.
 SIGNING_TO_MODEL = {"monitoring": "cloudwatch", "email": "ses", "states": "stepfunctions", "eventbridge": "events"}
 # SigV4 signing names whose IAM service prefix differs.
@@ -137,9 +139,7 @@ _TRANSACT_ACTIONS = {
 
 
 def _table_arn(op: Operation, table: str) -> str:
-    if table.startswith("arn:"):
-        return table
-    return f"arn:aws:dynamodb:{op.region}:{op.account}:table/{table}"
+    return table if table.startswith("arn:") else arns.table_arn(op.region, op.account, table)
 
 
 def _dynamodb(op: Operation) -> tuple[Check, ...] | None:
@@ -179,7 +179,7 @@ def queue_arn_from_url(url: str, default_region: str) -> str | None:
     host = parsed.hostname or ""
     match = re.match(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.", host)
     region = match.group(1) if match else default_region
-    return f"arn:aws:sqs:{region}:{account}:{unquote(name)}"
+    return arns.queue_arn(region, account, unquote(name))
 
 
 def _sqs(op: Operation) -> tuple[Check, ...] | None:
@@ -192,7 +192,7 @@ def _sqs(op: Operation) -> tuple[Check, ...] | None:
     name = p.get("QueueName")
     if isinstance(name, str):
         owner = p.get("QueueOwnerAWSAccountId") or op.account
-        return (Check(action, f"arn:aws:sqs:{op.region}:{owner}:{name}"),)
+        return (Check(action, arns.queue_arn(op.region, str(owner), name)),)
     return None
 
 
@@ -206,7 +206,6 @@ def _logs(op: Operation) -> tuple[Check, ...] | None:
     p = op.params
     group = p.get("logGroupName")
     identifier = p.get("logGroupIdentifier")
-    base = f"arn:aws:logs:{op.region}:{op.account}:log-group:"
     if isinstance(identifier, str) and not isinstance(group, str):
         if identifier.startswith("arn:"):
             return (Check(f"logs:{op.name}", identifier),)
@@ -214,11 +213,10 @@ def _logs(op: Operation) -> tuple[Check, ...] | None:
     if isinstance(group, str):
         stream = p.get("logStreamName")
         if op.name in _LOG_STREAM_ACTIONS and isinstance(stream, str):
-            return (Check(f"logs:{op.name}", f"{base}{group}:log-stream:{stream}"),)
-        # AWS names the group this way in its errors: the log-stream part is left empty.
-        return (Check(f"logs:{op.name}", f"{base}{group}:log-stream:"),)
+            return (Check(f"logs:{op.name}", arns.log_stream_arn(op.region, op.account, group, stream)),)
+        return (Check(f"logs:{op.name}", arns.log_group_arn(op.region, op.account, group)),)
     if op.name in ("DescribeLogGroups",):
-        return (Check(f"logs:{op.name}", f"{base}:log-stream:"),)
+        return (Check(f"logs:{op.name}", arns.log_group_arn(op.region, op.account, "")),)
     arn = p.get("resourceArn")
     if isinstance(arn, str):
         return (Check(f"logs:{op.name}", arn),)
@@ -244,7 +242,7 @@ def _lambda(op: Operation) -> tuple[Check, ...] | None:
             return (Check(action, fn),)
         name, _, qualifier = fn.partition(":")
         qualifier = qualifier or str((op.params.get("__query__") or {}).get("Qualifier", ""))
-        arn = f"arn:aws:lambda:{op.region}:{op.account}:function:{name}"
+        arn = arns.function_arn(op.region, op.account, name)
         pass_role = _pass_role(op, "Role") if op.name in ("CreateFunction", "UpdateFunctionConfiguration") else ()
         return (Check(action, f"{arn}:{qualifier}" if qualifier else arn), *pass_role)
     uuid = op.params.get("UUID")
