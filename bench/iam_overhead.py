@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from labrunner.local import moto_settings
+from labrunner.local import identity, moto_settings
 
 moto_settings.apply()
 
@@ -82,7 +82,9 @@ def main() -> None:
         json.dumps(
             {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "arn:aws:dynamodb:*:*:table/T"}],
+                "Statement": [
+                    {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "arn:aws:dynamodb:*:*:table/T"}
+                ],
             }
         ),
     )
@@ -100,7 +102,7 @@ def main() -> None:
     print("per-request cost of the IAM middleware (median of 2000)")
     cases = {
         "admin, AdministratorAccess, GetItem": request(
-            "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, accounts.identity.ADMIN_ACCESS_KEY
+            "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, identity.ADMIN_ACCESS_KEY
         ),
         "user, ReadOnlyAccess + inline, GetItem": request(
             "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, reader_key
