@@ -17,6 +17,9 @@ def _references(node: Any, found: set[str]) -> None:
             elif key == "Fn::GetAtt":
                 target = value[0] if isinstance(value, list) and value else str(value).split(".")[0]
                 found.add(str(target))
+            elif key == "Fn::If" and isinstance(value, list) and value:
+                found.add(str(value[0]))  # a condition name: its value may depend on parameters
+                _references(value[1:], found)
             elif key == "Fn::Sub":
                 text = value[0] if isinstance(value, list) else value
                 if isinstance(text, str):
@@ -31,7 +34,7 @@ def _references(node: Any, found: set[str]) -> None:
 
 
 def references(node: Any) -> set[str]:
-    """Every name a template fragment refers to (resources, parameters, pseudo parameters)."""
+    """Every name a template fragment refers to (resources, parameters, conditions, pseudo parameters)."""
     found: set[str] = set()
     _references(node, found)
     return found

@@ -203,6 +203,12 @@ def creation_order(templates: dict[str, Any]) -> list[str]:
     return ordered
 
 
+def _conditions(resource_map: Any) -> dict[str, Any]:
+    """The template's conditions evaluated with the current parameters (keyed like references)."""
+    lazy = getattr(resource_map, "lazy_condition_map", None) or {}
+    return {name: bool(lazy[name]) for name in list(lazy)}
+
+
 def _switch_template(resource_map: Any, template: dict[str, Any], parameters: dict[str, Any] | None) -> None:
     resource_map._template = template
     if parameters is not None:
@@ -222,13 +228,24 @@ def update_resources(resource_map: Any, template: dict[str, Any], parameters: di
     old_template = resource_map._template
     old_parameters = dict(resource_map.input_parameters)
     old_resources = dict(resource_map._resource_json_map)
-    old_values = dict(resource_map.resolved_parameters)
+    old_values = {**resource_map.resolved_parameters, **_conditions(resource_map)}
     diff = resource_map.build_resource_diff(template)
-    to_add, to_modify = set(diff["Add"]), set(diff["Modify"])
+    to_add, to_modify, to_remove = set(diff["Add"]), set(diff["Modify"]), list(diff["Remove"])
     _switch_template(resource_map, template, parameters)
     new_resources = resource_map._resource_json_map
-    changed = {k for k, v in resource_map.resolved_parameters.items() if old_values.get(k) != v}
-    to_modify |= {name for name in new_resources if name not in to_add and references(new_resources[name]) & changed}
+    new_values = {**resource_map.resolved_parameters, **_conditions(resource_map)}
+    changed = {k for k, v in new_values.items() if old_values.get(k) != v}
+    for name, definition in new_resources.items():
+        exists = resource_map._parsed_resources.get(name) is not None
+        wanted = not definition.get("Condition") or bool(new_values.get(definition["Condition"]))
+        if exists and not wanted:
+            to_remove.append(name)  # its Condition turned false
+            to_modify.discard(name)
+        elif wanted and not exists and name not in to_add:
+            to_add.add(name)  # its Condition turned true
+            to_modify.discard(name)
+        elif exists and name not in to_add and references(definition) & changed:
+            to_modify.add(name)  # a parameter or condition it uses changed value
     reverse = dependents(new_resources)
     added: list[str] = []
     modified: list[str] = []
@@ -246,10 +263,12 @@ def update_resources(resource_map: Any, template: dict[str, Any], parameters: di
                 if physical_id_of(resource_map._parsed_resources[name]) != before:
                     to_modify |= reverse.get(name, set()) - to_add  # dependents see the new id
     except ResourceFailed as failure:
+        if failure.logical_id in to_modify and failure.logical_id not in modified:
+            modified.append(failure.logical_id)  # CloudFormation rolls the failed resource back too
         failure.undo = lambda: _undo(resource_map, old_template, old_parameters, added, modified)
         raise
-    removed = [name for name in diff["Remove"] if name in resource_map._parsed_resources]
-    failed = delete_in_order(resource_map, removed, old_resources)
+    removed = [name for name in to_remove if resource_map._parsed_resources.get(name) is not None]
+    failed = delete_in_order(resource_map, removed, {**new_resources, **old_resources})
     for name in failed:  # CloudFormation leaves a resource it could not clean up and goes on
         resource_map._parsed_resources.pop(name, None)
 

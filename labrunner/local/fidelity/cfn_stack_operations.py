@@ -21,6 +21,18 @@ from labrunner.local.cfn.state import ResourceState, physical_id_of, record, sta
 from labrunner.local.hooks import ServerHooks
 
 DRIFT = {"StackResourceDriftStatus": "NOT_CHECKED"}
+# A stack in these states has no resources to report outputs of (AWS shows none).
+WITHOUT_OUTPUTS = frozenset(
+    {
+        "CREATE_IN_PROGRESS",
+        "CREATE_FAILED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_FAILED",
+        "ROLLBACK_COMPLETE",
+        "DELETE_COMPLETE",
+        "REVIEW_IN_PROGRESS",
+    }
+)
 
 
 def _failed_list(names: list[str]) -> str:
@@ -30,12 +42,10 @@ def _failed_list(names: list[str]) -> str:
 def roll_back_creation(stack: Any, failure: ResourceFailed) -> None:
     """After a failed create: delete what was created (ROLLBACK_COMPLETE)."""
     resource_map = stack.resource_map
-    stack_event(
-        stack,
-        "ROLLBACK_IN_PROGRESS",
-        f"The following resource(s) failed to create: {_failed_list([failure.logical_id])}. "
-        "Rollback requested by user.",
+    reason = (
+        f"The following resource(s) failed to create: {_failed_list([failure.logical_id])}. Rollback requested by user."
     )
+    stack_event(stack, "ROLLBACK_IN_PROGRESS", reason)
     for name, state in list(states(stack).items()):
         if state.status == "CREATE_FAILED":
             record(stack, name, state.resource_type, "DELETE_COMPLETE")
@@ -46,6 +56,7 @@ def roll_back_creation(stack: Any, failure: ResourceFailed) -> None:
         stack_event(stack, "ROLLBACK_FAILED", f"The following resource(s) failed to delete: {_failed_list(failed)}. ")
     else:
         stack_event(stack, "ROLLBACK_COMPLETE")
+        stack.status_reason = reason  # what describe_stacks keeps showing after the rollback
 
 
 def create_resources(stack: Any) -> None:
@@ -91,11 +102,8 @@ def update_stack_resources(
         with operations.operation(stack.resource_map):
             stack.resource_map.update(stack.template_dict, parameters or {})
     except ResourceFailed as failure:
-        stack_event(
-            stack,
-            "UPDATE_ROLLBACK_IN_PROGRESS",
-            f"The following resource(s) failed to update: {_failed_list([failure.logical_id])}. ",
-        )
+        reason = f"The following resource(s) failed to update: {_failed_list([failure.logical_id])}. "
+        stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
         stack.template = old_template
         stack._parse_template()
         try:
@@ -108,6 +116,7 @@ def update_stack_resources(
         stack.output_map = stack._create_output_map()
         stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         stack_event(stack, "UPDATE_ROLLBACK_COMPLETE")
+        stack.status_reason = reason
         return
     stack.output_map = stack._create_output_map()
     stack.description = stack.template_dict.get("Description")
@@ -122,8 +131,33 @@ def update_stack_resources(
 
 def _effective_parameters(template: dict[str, Any], given: dict[str, Any]) -> dict[str, str]:
     """The value each template parameter gets: the one given, else its default."""
-    slots = template.get("Parameters") or {}
-    return {name: str(given.get(name, slot.get("Default"))) for name, slot in slots.items()}
+    values = {}
+    for name, slot in (template.get("Parameters") or {}).items():
+        value = given.get(name, slot.get("Default"))
+        if value is not None:
+            values[name] = value if isinstance(value, str) else str(value)
+    return values
+
+
+def update_parameters(stack: Any, incoming: list[dict[str, Any]]) -> dict[str, Any]:
+    """UpdateStack's Parameters: given values, and UsePreviousValue = the stack's current value
+    (moto only knows values given at creation, not defaults)."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    current = _effective_parameters(stack.template_dict, stack.resource_map.input_parameters)
+    given: dict[str, Any] = {}
+    for parameter in incoming:
+        key = parameter["ParameterKey"]
+        if parameter.get("UsePreviousValue"):
+            if key not in current:
+                raise ValidationError(
+                    message=f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as "
+                    "true for a parameter key not in the previous template"
+                )
+            given[key] = current[key]
+        elif "ParameterValue" in parameter:
+            given[key] = parameter["ParameterValue"]
+    return given
 
 
 def delete_stack(backend: Any, name_or_stack_id: str) -> None:
@@ -205,8 +239,12 @@ def install(hooks: ServerHooks) -> None:
     setattr(Stack, "create_resources", create_resources)  # noqa: B010
     setattr(Stack, "update", update_stack_resources)  # noqa: B010
     setattr(CloudFormationBackend, "delete_stack", delete_stack)  # noqa: B010
+    original_outputs = vars(Stack)["outputs"].fget  # the property object, not its value
 
-    original_update_stack = CloudFormationBackend.update_stack
+    def outputs(self: Any) -> Any:
+        return None if self.status in WITHOUT_OUTPUTS else original_outputs(self)
+
+    setattr(Stack, "outputs", property(outputs))  # noqa: B010
 
     def update_stack(
         self: Any,
@@ -219,7 +257,7 @@ def install(hooks: ServerHooks) -> None:
     ) -> Any:
         stack = self.get_stack(name)
         new_template = Stack.parse_template(template)
-        given = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
+        given = update_parameters(stack, parameters)
         unchanged = (
             new_template == stack.template_dict
             and _effective_parameters(new_template, given)
@@ -228,9 +266,8 @@ def install(hooks: ServerHooks) -> None:
         )
         if unchanged:
             raise ValidationError(stack.name, message="No updates are to be performed.")
-        return original_update_stack(
-            self, name=name, template=template, role_arn=role_arn, parameters=parameters, tags=tags
-        )
+        stack.update(template, role_arn, parameters=given, tags=tags)
+        return stack
 
     setattr(CloudFormationBackend, "update_stack", update_stack)  # noqa: B010
 
