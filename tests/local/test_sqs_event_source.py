@@ -261,3 +261,12 @@ def test_mappings_of_other_accounts_run(pipeline: Pipeline, local_server: Endpoi
     other.sqs.send_message(QueueUrl=url, MessageBody=tag)
     (record,) = wait_for(lambda: elsewhere.records(tag), what="delivery in the other account")
     assert record["arn"] == arn
+
+
+def test_mappings_are_listed_by_function_name_or_arn(pipeline: Pipeline) -> None:
+    _, arn = pipeline.queue()
+    function_arn = pipeline.aws.lam.get_function(FunctionName=pipeline.function)["Configuration"]["FunctionArn"]
+    uuid = pipeline.mapping(arn, function=function_arn)
+    for name in (pipeline.function, function_arn):
+        listed = pipeline.aws.lam.list_event_source_mappings(FunctionName=name, EventSourceArn=arn)
+        assert [m["UUID"] for m in listed["EventSourceMappings"]] == [uuid]

@@ -1,5 +1,6 @@
 """Gap: moto runs an SQS event source mapping synchronously inside SendMessage, and deletes the
-messages even when the function never ran.
+messages even when the function never ran (and ListEventSourceMappings matches FunctionName only
+as it was written at creation, so a name does not find a mapping made with the function's ARN).
 
 Lambda polls instead. Here every enabled SQS mapping (of every account) has a poller thread that
 waits on the queue (moto's `_messages_lock` condition, which SendMessage notifies, so delivery
@@ -308,5 +309,20 @@ def install(hooks: ServerHooks) -> None:
         return configuration
 
     setattr(EventSourceMapping, "get_configuration", get_configuration)  # noqa: B010
+
+    def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> list[Any]:
+        """FunctionName may be a name, an ARN or a partial ARN (moto compares it as given)."""
+        mappings = list(self._event_source_mappings.values())
+        if event_source_arn:
+            mappings = [m for m in mappings if m.event_source_arn == event_source_arn]
+        if function_name:
+            try:
+                arn = self.get_function(function_name).function_arn
+            except Exception:  # an unknown function has no mappings
+                return []
+            mappings = [m for m in mappings if m.function_arn == arn]
+        return mappings
+
+    setattr(LambdaBackend, "list_event_source_mappings", list_event_source_mappings)  # noqa: B010
     hooks.on_stop(registry.stop_all)
     hooks.on_reset(registry.stop_all)
