@@ -73,6 +73,10 @@ def main() -> None:
         warm, outputs = create_stack(cf, "bench-warm")
         first = upload_latency(s3, dynamodb, outputs, "first upload (cold worker).txt")
         samples = [upload_latency(s3, dynamodb, outputs, f"upload {i} Alice's.txt") for i in range(args.uploads)]
+        idle = []
+        for i in range(5):  # the poller has been waiting a while: it must still wake at once
+            time.sleep(1.5)
+            idle.append(upload_latency(s3, dynamodb, outputs, f"after idle {i}.txt"))
         print(f"create_stack, first of the server (cold): {cold * 1000:7.1f} ms")
         print(f"create_stack, second (warm):              {warm * 1000:7.1f} ms")
         print(f"upload → item, first (cold worker):       {first * 1000:7.1f} ms")
@@ -81,6 +85,7 @@ def main() -> None:
             f"median {statistics.median(samples) * 1000:6.1f} ms, p95 {percentile(samples, 0.95) * 1000:6.1f} ms, "
             f"max {max(samples) * 1000:6.1f} ms"
         )
+        print(f"upload → item after 1.5 s idle, n={len(idle)}:     median {statistics.median(idle) * 1000:6.1f} ms")
     finally:
         lifecycle.stop(port)
 

@@ -139,14 +139,14 @@ class MappingPoller:
             if esm is None:  # deleted (or every account was reset)
                 return
             try:
-                delivered = self._poll_once(esm)
+                back_off = self._poll_once(esm)
             except RuntimeStopped:
                 return
             except Exception as exc:  # a poller must survive anything and say why it stalled
                 esm.last_processing_result = f"PROBLEM: {type(exc).__name__}: {exc}"
                 print(f"SQS poller {self.ref.uuid}: {exc!r}", flush=True)
-                delivered = False
-            if not delivered:
+                back_off = True
+            if back_off:
                 self._stop.wait(IDLE_WAIT_S)
 
     def _queue(self, arn: str) -> tuple[Any, Any] | None:
@@ -170,17 +170,20 @@ class MappingPoller:
             return None
 
     def _poll_once(self, esm: Any) -> bool:
-        """Wait for messages and deliver one batch; False when there was nothing to do."""
+        """Wait for messages and deliver one batch; True when polling is not possible now (back off).
+
+        Waiting is on the queue's condition, so an idle poller wakes as soon as a message arrives.
+        """
         if not esm.enabled:
-            return False
+            return True
         found = self._queue(esm.event_source_arn)
         function = self._function(esm)
         if found is None:
             esm.last_processing_result = "PROBLEM: Queue does not exist"
-            return False
+            return True
         if function is None:
             esm.last_processing_result = "PROBLEM: Function not found"
-            return False
+            return True
         sqs, queue = found
         role = str(function.role)
         for action in RECEIVE_ACTIONS:
@@ -189,7 +192,7 @@ class MappingPoller:
                     f"PROBLEM: The provided execution role does not have permissions to call "
                     f"{action.split(':')[1]} on SQS"
                 )
-                return False
+                return True
         if not self._wait_for_messages(queue, esm):
             return False
         if self._mapping() is not esm or not esm.enabled:  # disabled or deleted while waiting
@@ -201,8 +204,8 @@ class MappingPoller:
             int(queue.visibility_timeout),
             message_attribute_names=["All"],
         )
-        if not messages:
-            return False
+        if not messages:  # visible but not receivable (e.g. a FIFO group in flight): do not spin
+            return True
         event = {"Records": [sqs_record(m, queue.queue_arn, self.ref.region) for m in messages]}
         result = get_runtime().invoke(FunctionSpec.from_moto(function), event)
         to_delete = list(messages)
@@ -215,13 +218,13 @@ class MappingPoller:
             esm.last_processing_result = (
                 "PROBLEM: The provided execution role does not have permissions to call DeleteMessage on SQS"
             )
-            return True
+            return False
         for message in to_delete:
             # A message may be gone already (deleted by someone else, or the queue was purged).
             with contextlib.suppress(Exception):
                 sqs.delete_message(queue.name, message.receipt_handle)
         esm.last_processing_result = "OK" if len(to_delete) == len(messages) else "PROBLEM: Function call failed"
-        return True
+        return False
 
     def _wait_for_messages(self, queue: Any, esm: Any) -> bool:
         """Block until a message is visible (woken by SendMessage), or a short while passed."""
