@@ -61,7 +61,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["LABRUNNER_HOME"] = tempfile.mkdtemp(prefix="labrunner-bench-")
     port = free_port()
+    started = time.perf_counter()
     endpoint, _ = lifecycle.start(port)
+    boot = time.perf_counter() - started
     try:
         session = boto3.Session(
             aws_access_key_id=identity.ADMIN_ACCESS_KEY,
@@ -77,6 +79,7 @@ def main() -> None:
         for i in range(5):  # the poller has been waiting a while: it must still wake at once
             time.sleep(1.5)
             idle.append(upload_latency(s3, dynamodb, outputs, f"after idle {i}.txt"))
+        print(f"server start (labrunner local start):     {boot * 1000:7.1f} ms")
         print(f"create_stack, first of the server (cold): {cold * 1000:7.1f} ms")
         print(f"create_stack, second (warm):              {warm * 1000:7.1f} ms")
         print(f"upload → item, first (cold worker):       {first * 1000:7.1f} ms")
