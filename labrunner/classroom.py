@@ -48,8 +48,8 @@ class StudentResult:
     def failed(self) -> bool:
         if self.error is not None:
             return True
-        if self.reset is not None and self.reset.exit_code:
-            return True
+        if self.reset is not None:  # its report is the check after the reset: failing steps are the point
+            return self.reset.exit_code != 0
         return self.report is not None and self.report.exit_code != 0
 
 

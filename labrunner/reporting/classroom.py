@@ -48,6 +48,7 @@ MARK = {
 NOT_RUN = ("·", "dim")
 RUNNING = ("▸", "cyan")
 LEFT_OUT = ("○", "dim")  # not graded: a reset's proof leaves out steps that judge files only
+PLAIN_WIDTH = 160
 EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml", "text": "txt"}
 
 
@@ -205,8 +206,8 @@ def make_board(
     if fmt != "text" and output is None:
         return ClassBoard(students, steps, command, None)  # stdout carries the report itself
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log or CI: wide enough for the grid, never wrapped mid-row
+        console = Console(highlight=False, soft_wrap=True, width=PLAIN_WIDTH)
     return ClassBoard(students, steps, command, console)
 
 
@@ -245,7 +246,7 @@ def _counts(report: Report) -> str:
     return ", ".join(parts)
 
 
-def _outcome(result: StudentResult) -> str:
+def _outcome(result: StudentResult, *, brief: bool = False) -> str:
     if result.error is not None:
         return f"ERROR {result.error}"
     if result.reset is not None:
@@ -256,7 +257,10 @@ def _outcome(result: StudentResult) -> str:
             return f"dry run: {len(plan.deletions)} to delete, {len(plan.kept)} kept"
         deleted = sum(a.outcome.value == "deleted" for a in result.reset.actions)
         state = "clean" if result.reset.clean else "NOT CLEAN"
-        return f"{state}: {deleted} deleted, {len(result.reset.failures)} failed — {verdict(result.reset)}"
+        counts = f"{state}: {deleted} deleted, {len(result.reset.failures)} failed"
+        if brief and result.reset.clean:
+            return counts
+        return f"{counts} — {verdict(result.reset)}"
     if result.report is not None:
         state = "FAIL" if result.report.exit_code else "ok"
         return f"{state}: {_counts(result.report)}"
@@ -271,8 +275,8 @@ def _style(result: StudentResult) -> str:
 
 def grid(steps: Sequence[Step], rows: Sequence[_Row], *, live: bool) -> Table:
     table = Table(expand=False, title_justify="left")
-    table.add_column("student", overflow="fold")
-    table.add_column("account")
+    table.add_column("student", no_wrap=True)
+    table.add_column("account", no_wrap=True, min_width=12)
     for lab, _ in _labs(steps):
         table.add_column(lab, no_wrap=True)
     table.add_column("progress" if live else "result", overflow="fold")
@@ -281,7 +285,7 @@ def grid(steps: Sequence[Step], rows: Sequence[_Row], *, live: bool) -> Table:
         cells: list[Any] = [escape(row.name), row.account or "-"]
         cells += [_cells(lab_steps, row) for _, lab_steps in labs]
         if row.result is not None:
-            cells.append(Text(_outcome(row.result), style=_style(row.result)))
+            cells.append(Text(_outcome(row.result, brief=True), style=_style(row.result)))
         else:
             elapsed = f" {time.perf_counter() - row.started:.1f} s" if row.started is not None else ""
             done = f" {len(row.statuses)}/{row.total}" if row.total else ""
