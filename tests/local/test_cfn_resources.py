@@ -341,3 +341,24 @@ Resources:
     )
     assert aws.cloudformation.describe_stack_resources(StackName=name)["StackResources"] == []
     assert "Outputs" not in stack
+
+
+def test_a_template_error_in_an_update_changes_nothing(aws: Aws) -> None:
+    template = "Resources:\n  Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 30}}\n"
+    name = unique("bad-update")
+    aws.cloudformation.create_stack(StackName=name, TemplateBody=template)
+    url = aws.cloudformation.describe_stack_resources(StackName=name)["StackResources"][0]["PhysicalResourceId"]
+    broken = (
+        "Resources:\n"
+        "  Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 45}}\n"
+        "  Other: {Type: AWS::SQS::Queue, Properties: {QueueName: !GetAtt Missing.QueueName}}\n"
+    )
+    assert error_code(lambda: aws.cloudformation.update_stack(StackName=name, TemplateBody=broken)) == "ValidationError"
+    stack = aws.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert aws.cloudformation.get_template(StackName=name)["TemplateBody"] == template
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "30"
+    rows = aws.cloudformation.describe_stack_resources(StackName=name)["StackResources"]
+    assert [(r["LogicalResourceId"], r["ResourceStatus"]) for r in rows] == [("Queue", "CREATE_COMPLETE")]
+    aws.cloudformation.delete_stack(StackName=name)

@@ -22,10 +22,10 @@ def _references(node: Any, found: set[str]) -> None:
                 _references(value[1:], found)
             elif key == "Fn::Sub":
                 text = value[0] if isinstance(value, list) else value
-                if isinstance(text, str):
-                    found.update(_SUB_VARIABLE.findall(text))
-                if isinstance(value, list) and len(value) > 1:
-                    _references(value[1], found)
+                local = value[1] if isinstance(value, list) and len(value) > 1 else {}
+                if isinstance(text, str):  # ${Name} of the variable map is not a reference
+                    found.update(v for v in _SUB_VARIABLE.findall(text) if v not in local)
+                _references(local, found)
             else:
                 _references(value, found)
     elif isinstance(node, list):
@@ -59,3 +59,11 @@ def dependents(resources: Mapping[str, Any]) -> dict[str, set[str]]:
         for needed in needs:
             reverse[needed].add(name)
     return reverse
+
+
+def unresolved(template: Mapping[str, Any]) -> list[str]:
+    """Names the Resources and Outputs refer to that the template does not define."""
+    resources = template.get("Resources") or {}
+    known = set(resources) | set(template.get("Parameters") or {}) | set(template.get("Conditions") or {})
+    found = references(resources) | references(template.get("Outputs") or {})
+    return sorted(name for name in found if name not in known and not name.startswith("AWS::"))

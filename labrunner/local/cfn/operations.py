@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from labrunner.local.cfn.errors import ResourceFailed, reason_of
-from labrunner.local.cfn.graph import dependencies, dependents, references
+from labrunner.local.cfn.graph import dependencies, dependents, references, unresolved
 from labrunner.local.cfn.state import forget, physical_id_of, record
 
 CreateFn = Callable[..., Any]
@@ -48,6 +48,18 @@ def is_validation_error(exc: BaseException) -> bool:
     from moto.cloudformation.exceptions import CloudFormationError
 
     return isinstance(exc, CloudFormationError)
+
+
+def validate_references(template: dict[str, Any]) -> None:
+    """AWS refuses a template whose Ref / Fn::GetAtt / Fn::Sub name nothing, before any change."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    missing = unresolved(template)
+    if missing:
+        raise ValidationError(
+            message=f"Template format error: Unresolved resource dependencies [{', '.join(missing)}] in the "
+            "Resources block of the template"
+        )
 
 
 def create_resource(
@@ -231,25 +243,25 @@ def update_resources(resource_map: Any, template: dict[str, Any], parameters: di
     old_values = {**resource_map.resolved_parameters, **_conditions(resource_map)}
     diff = resource_map.build_resource_diff(template)
     to_add, to_modify, to_remove = set(diff["Add"]), set(diff["Modify"]), list(diff["Remove"])
-    _switch_template(resource_map, template, parameters)
-    new_resources = resource_map._resource_json_map
-    new_values = {**resource_map.resolved_parameters, **_conditions(resource_map)}
-    changed = {k for k, v in new_values.items() if old_values.get(k) != v}
-    for name, definition in new_resources.items():
-        exists = resource_map._parsed_resources.get(name) is not None
-        wanted = not definition.get("Condition") or bool(new_values.get(definition["Condition"]))
-        if exists and not wanted:
-            to_remove.append(name)  # its Condition turned false
-            to_modify.discard(name)
-        elif wanted and not exists and name not in to_add:
-            to_add.add(name)  # its Condition turned true
-            to_modify.discard(name)
-        elif exists and name not in to_add and references(definition) & changed:
-            to_modify.add(name)  # a parameter or condition it uses changed value
-    reverse = dependents(new_resources)
     added: list[str] = []
     modified: list[str] = []
     try:
+        _switch_template(resource_map, template, parameters)
+        new_resources = resource_map._resource_json_map
+        new_values = {**resource_map.resolved_parameters, **_conditions(resource_map)}
+        changed = {k for k, v in new_values.items() if old_values.get(k) != v}
+        for name, definition in new_resources.items():
+            exists = resource_map._parsed_resources.get(name) is not None
+            wanted = not definition.get("Condition") or bool(new_values.get(definition["Condition"]))
+            if exists and not wanted:
+                to_remove.append(name)  # its Condition turned false
+                to_modify.discard(name)
+            elif wanted and not exists and name not in to_add:
+                to_add.add(name)  # its Condition turned true
+                to_modify.discard(name)
+            elif exists and name not in to_add and references(definition) & changed:
+                to_modify.add(name)  # a parameter or condition it uses changed value
+        reverse = dependents(new_resources)
         for name in creation_order(new_resources):
             if name in to_add:
                 if resource_map[name] is not None:
@@ -266,6 +278,9 @@ def update_resources(resource_map: Any, template: dict[str, Any], parameters: di
         if failure.logical_id in to_modify and failure.logical_id not in modified:
             modified.append(failure.logical_id)  # CloudFormation rolls the failed resource back too
         failure.undo = lambda: _undo(resource_map, old_template, old_parameters, added, modified)
+        raise
+    except Exception:  # a template error: AWS refuses the call, so nothing may stay changed
+        _undo(resource_map, old_template, old_parameters, added, modified)
         raise
     removed = [name for name in to_remove if resource_map._parsed_resources.get(name) is not None]
     failed = delete_in_order(resource_map, removed, {**new_resources, **old_resources})

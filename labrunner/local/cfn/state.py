@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 ATTRIBUTE = "_labrunner_resource_states"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labrunner.local.cfn import operations
 from labrunner.local.cfn.graph import references
 from labrunner.local.hooks import ServerHooks
 
@@ -101,7 +102,7 @@ def enrich_changes(change_set: Any) -> None:
 
 def install(hooks: ServerHooks) -> None:
     from moto.cloudformation.exceptions import AlreadyExistsException
-    from moto.cloudformation.models import ChangeSet, CloudFormationBackend
+    from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
     from moto.cloudformation.responses import CloudFormationResponse
 
     original_response = CloudFormationResponse.create_change_set
@@ -113,6 +114,7 @@ def install(hooks: ServerHooks) -> None:
     original_create = CloudFormationBackend.create_change_set
 
     def refuse_second_stack(self: Any, stack_name: str, change_set_name: str, *args: Any, **kwargs: Any) -> Any:
+        operations.validate_references(Stack.parse_template(kwargs["template"]))
         if kwargs.get("change_set_type") == "CREATE" and any(
             s.name == stack_name and s.status != "REVIEW_IN_PROGRESS" for s in self.stacks.values()
         ):

@@ -94,7 +94,9 @@ def update_stack_resources(
     tags: dict[str, str] | None = None,
 ) -> None:
     """Stack.update: apply the new template; on a failed resource, roll back to the old one."""
-    old_template = stack.template
+    old_template, old_status, old_events = stack.template, stack.status, len(stack.events)
+    old_reason = getattr(stack, "status_reason", None)
+    old_states = dict(states(stack))
     stack_event(stack, "UPDATE_IN_PROGRESS", "User Initiated")
     stack.template = template
     stack._parse_template()
@@ -118,6 +120,14 @@ def update_stack_resources(
         stack_event(stack, "UPDATE_ROLLBACK_COMPLETE")
         stack.status_reason = reason
         return
+    except Exception:  # a template error: the call fails and the update never happened
+        stack.template = old_template
+        stack._parse_template()
+        stack.status, stack.status_reason = old_status, old_reason
+        del stack.events[old_events:]
+        states(stack).clear()
+        states(stack).update(old_states)
+        raise
     stack.output_map = stack._create_output_map()
     stack.description = stack.template_dict.get("Description")
     stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
@@ -257,6 +267,7 @@ def install(hooks: ServerHooks) -> None:
     ) -> Any:
         stack = self.get_stack(name)
         new_template = Stack.parse_template(template)
+        operations.validate_references(new_template)
         given = update_parameters(stack, parameters)
         unchanged = (
             new_template == stack.template_dict
@@ -270,6 +281,13 @@ def install(hooks: ServerHooks) -> None:
         return stack
 
     setattr(CloudFormationBackend, "update_stack", update_stack)  # noqa: B010
+    original_create_stack = CloudFormationBackend.create_stack
+
+    def create_stack(self: Any, name: str, template: str, *args: Any, **kwargs: Any) -> Any:
+        operations.validate_references(Stack.parse_template(template))
+        return original_create_stack(self, name, template, *args, **kwargs)
+
+    setattr(CloudFormationBackend, "create_stack", create_stack)  # noqa: B010
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.change_sets.get(change_set_name) or next(
