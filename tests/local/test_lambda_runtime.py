@@ -220,3 +220,21 @@ def test_no_logs_without_log_permissions(aws: Aws) -> None:
     assert invoke(aws, name)[1] == 1
     groups = aws.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
     assert groups == []
+
+
+def test_s3_invokes_a_function_destination_asynchronously(aws: Aws, role: str) -> None:
+    name = unique("on-upload")
+    source = "def handler(event, context):\n    print('object', event['Records'][0]['s3']['object']['key'])\n"
+    arn = aws.function(name, role, source)
+    bucket = unique("lambda-destination")
+    aws.s3.create_bucket(Bucket=bucket)
+    aws.s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    aws.s3.put_object(Bucket=bucket, Key="report.txt", Body=b"1")
+    wait_for(lambda: "object report.txt" in aws.log_messages(name), what="the S3 event in the function's log")
+    aws.s3.delete_object(Bucket=bucket, Key="report.txt")
+    aws.s3.delete_bucket(Bucket=bucket)

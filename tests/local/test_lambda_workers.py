@@ -45,6 +45,7 @@ def worker_pid(aws: Aws) -> int:
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     monkeypatch.setenv("LABRUNNER_HOME", str(tmp_path))
     monkeypatch.setenv("LABRUNNER_LAMBDA_IDLE_S", "1")
+    monkeypatch.setenv("LABRUNNER_LAMBDA_MAX_WORKERS", "1")
     port = free_port()
     endpoint, _ = lifecycle.start(port)
     try:
@@ -53,9 +54,11 @@ def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endp
         lifecycle.stop(port)
 
 
-def test_idle_workers_are_reaped_and_all_stop_with_the_server(own_server: Endpoint) -> None:
+def test_workers_are_capped_reaped_and_stopped(own_server: Endpoint) -> None:
     aws = Aws(own_server)
-    idle = worker_pid(aws)
+    first = worker_pid(aws)
+    idle = worker_pid(aws)  # a second function: with one worker allowed, the first one makes room
+    assert gone(first)
     wait_for(lambda: gone(idle), timeout=10, what=f"idle worker {idle} to be reaped")
     warm = worker_pid(aws)
     lifecycle.stop(own_server.port)
