@@ -32,7 +32,7 @@ from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultE
 from labrunner.aws.stack import StackInfo, partition
 from labrunner.context import Context
 from labrunner.discovery import load_labs_from
-from labrunner.model import Check, status_of
+from labrunner.model import Check, Status, status_of
 from labrunner.step import Lab, Poll, Step
 
 SECURE_TEMPLATE = "cloudformation_template_secure.yaml"
@@ -659,7 +659,7 @@ def live_check(ctx: Context, step: Step, *, template_fixed: bool) -> Check:
         code = error_code(exc) or type(exc).__name__
         return Check.fail(name, f"{step.id} could not be checked ({code}: {exc})", step.hint)
     status = status_of(checks)
-    if status.value == "pass":
+    if status is Status.PASS:
         return Check.ok(name, f"{step.title}: met")
     bad = next((c for c in checks if not c.passed and not c.pending), None)
     if bad is None:
