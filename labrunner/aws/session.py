@@ -181,6 +181,11 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         if not (len(spec.account) == 12 and spec.account.isdigit()):
             raise UsageError(f"account {spec.account!r} is not a 12-digit AWS account id")
         role_arn = f"arn:aws:iam::{spec.account}:role/{ORG_ACCESS_ROLE}"
+        if spec.kind == "local":
+            from labrunner.local.identity import DEFAULT_ACCOUNT
+
+            if spec.account == DEFAULT_ACCOUNT:
+                role_arn = None  # the local admin's own account: nothing to assume
     try:
         if role_arn:
             session = _assume(session, region, endpoint_url, role_arn)

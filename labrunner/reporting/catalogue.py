@@ -36,8 +36,10 @@ def print_catalogue(catalogue: Catalogue, fmt: str = "text") -> None:
         print(json.dumps(catalogue_dict(catalogue), indent=2))
         return
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=140)  # a pipe or file: don't squeeze into 80 columns
     table = Table(title="Serverless Security Immersion Day — labs and steps", title_justify="left")
-    table.add_column("step")
+    table.add_column("step", no_wrap=True)
     table.add_column("title")
     table.add_column("NIST SP 800-53", style="cyan")
     for lab in catalogue.labs:
