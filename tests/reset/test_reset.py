@@ -305,3 +305,23 @@ def test_check_after_reset_reports_every_step_unmet(deployed: Context) -> None:
     statuses = {s["id"]: s["status"] for s in report["after"]["steps"]}
     assert statuses["setup.stack"] == Status.FAIL.value
     assert all(status != "pass" for status in statuses.values())
+
+
+@pytest.mark.slow
+def test_reset_after_solving_every_lab_leaves_a_fresh_account(deployed: Context) -> None:
+    solved = cli("solve", "--format", "json")
+    solved_steps = {s["id"]: s["status"] for s in json.loads(solved.out)["steps"]}
+    assert solved_steps["lab4.recorder"] == "pass" and solved_steps["lab2.log-bucket"] == "pass", solved_steps
+    state.make_decoys(deployed)
+    decoys = state.decoy_view(state.snapshot(deployed))
+
+    code, report = reset_json()
+
+    assert code == 0, report["verdict"]
+    assert report["clean"] is True
+    kinds = {a["type"] for a in report["actions"] if a["outcome"] == "deleted"}
+    assert {"stack", "s3 bucket", "config recorder", "config rule", "delivery channel", "log group"} <= kinds
+    assert state.decoy_view(state.snapshot(deployed)) == decoys
+    # The next class starts from here: the workload deploys again, lab names are free.
+    again = cli("solve", "setup", "lab2", "--format", "json")
+    assert {s["id"]: s["status"] for s in json.loads(again.out)["steps"]}["lab2.log-bucket"] == "pass"
