@@ -8,6 +8,7 @@ failure (expired credentials, a missing profile, AccessDenied) is that student's
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -139,12 +140,12 @@ class ClassRun:
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="student")
         try:
             futures: list[Future[R]] = [pool.submit(job, item) for item in items]
-            return [future.result() for future in futures]
-        except BaseException:
+            results = [future.result() for future in futures]
+        except BaseException:  # Ctrl-C: students not yet started never start
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True)
+        pool.shutdown(wait=True)
+        return results
 
 
 # -- reset over a class ---------------------------------------------------------------------------
@@ -274,8 +275,8 @@ def run_class_command(args: argparse.Namespace) -> int:
 
         assert port is not None
         endpoint, started = lifecycle.start(port)
-        if started:
-            print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", flush=True)
+        if started:  # stderr: stdout may carry the JSON report
+            print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
     board = view.make_board(students, steps, args.action, fmt=fmt, output=output)
     run = ClassRun(
         kind=kind,

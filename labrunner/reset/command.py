@@ -8,9 +8,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 
-from labrunner.errors import UsageError
+from labrunner.aws.errors import error_code, operation_of
+from labrunner.errors import TargetError, UsageError
 from labrunner.reset import render
 from labrunner.reset.confirm import confirm_typed
 from labrunner.reset.flow import dry_run, execute_reset
@@ -84,7 +86,13 @@ def run_reset_command(args: argparse.Namespace, open_context: Callable[[argparse
     ctx = open_context(args)
     view = _view(fmt, output)
     with view.working(f"finding what the lab made in account {ctx.account_id}"):
-        plan = plan_reset(ctx)
+        try:
+            plan = plan_reset(ctx)
+        except ClientError as exc:  # e.g. no permission to list what reset must look at
+            raise TargetError(
+                f"cannot find what the lab made in account {ctx.account_id}: {error_code(exc)} calling "
+                f"{operation_of(exc)}"
+            ) from exc
     view.show_plan(plan)
     if args.dry_run:
         result = dry_run(plan)

@@ -286,11 +286,8 @@ class _Discovery:
 
     def plan(self) -> Plan:
         order = {kind: i for i, kind in enumerate(Kind)}
-        # Execution order: stack (its buckets first), Config, other buckets, log targets last, log groups.
-        items = sorted(
-            self.items,
-            key=lambda i: (order[i.kind] if i.kind is not Kind.BUCKET or not i.in_stack else 0, i.log_target),
-        )
+        # Execution order: the stack with its resources, Config, other buckets (log targets last), log groups.
+        items = sorted(self.items, key=lambda i: (0 if i.in_stack else order[i.kind], i.log_target))
         return Plan(
             target=self.ctx.kind,
             account=self.ctx.account_id,

@@ -325,3 +325,24 @@ def test_reset_after_solving_every_lab_leaves_a_fresh_account(deployed: Context)
     # The next class starts from here: the workload deploys again, lab names are free.
     again = cli("solve", "setup", "lab2", "--format", "json")
     assert {s["id"]: s["status"] for s in json.loads(again.out)["steps"]}["lab2.log-bucket"] == "pass"
+
+
+def test_an_identity_that_cannot_look_is_refused_before_anything_changes(
+    deployed: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iam = deployed.client("iam")
+    iam.create_user(UserName="half-blind")
+    allowed = ["s3:*", "cloudformation:*", "logs:*", "sts:GetCallerIdentity"]  # no AWS Config
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}
+    iam.put_user_policy(UserName="half-blind", PolicyName="most", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="half-blind")["AccessKey"]
+    before = state.snapshot(deployed)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+
+    result = cli("--target", "aws", "reset", "--yes")
+
+    assert result.code == 2
+    assert "cannot find what the lab made" in result.err and "AccessDenied" in result.err
+    assert "Traceback" not in result.err
+    assert state.snapshot(deployed) == before
