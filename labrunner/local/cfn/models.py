@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
+
+# Where a resource remembers the template properties it was last created or updated with:
+# moto's update gets only the new ones, and CloudFormation changes only what differs.
+_APPLIED = "_labrunner_cfn_properties"
 
 
 def refresh_model_registry() -> None:
@@ -18,3 +23,21 @@ def refresh_model_registry() -> None:
 def policy_text(document: Any) -> str:
     """A policy document as the JSON text AWS stores (templates give it as a mapping)."""
     return document if isinstance(document, str) else json.dumps(document)
+
+
+def applied_properties(resource: Any) -> dict[str, Any]:
+    """The template properties the resource was last created or updated with ({} if unknown)."""
+    applied: dict[str, Any] = getattr(resource, _APPLIED, {})
+    return applied
+
+
+def remember_properties(resource: Any, properties: dict[str, Any]) -> None:
+    setattr(resource, _APPLIED, copy.deepcopy(dict(properties)))
+
+
+def s3_backend(account_id: str, region_name: str) -> Any:
+    """The account's S3 backend (S3 is global per partition in moto)."""
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    return s3_backends[account_id][get_partition(region_name)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labrunner.local.cfn.models import s3_backend
 from labrunner.local.hooks import ServerHooks
 
 
@@ -16,10 +17,8 @@ def delete_bucket(
     cls: Any, /, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
 ) -> None:
     from moto.s3.exceptions import BucketNotEmpty
-    from moto.s3.models import s3_backends
-    from moto.utilities.utils import get_partition
 
-    backend = s3_backends[account_id][get_partition(region_name)]
+    backend = s3_backend(account_id, region_name)
     bucket = backend.buckets.get(resource_name)
     if bucket is None:
         return  # already gone: nothing to delete

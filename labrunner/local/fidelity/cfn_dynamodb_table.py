@@ -10,12 +10,11 @@ does; a new TableName or KeySchema replaces the table.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from labrunner.local.cfn.models import applied_properties, remember_properties
 from labrunner.local.hooks import ServerHooks
 
-PROPERTIES_ATTRIBUTE = "_labrunner_cfn_properties"
 REPLACING = ("TableName", "KeySchema", "LocalSecondaryIndexes")
 
 
@@ -80,7 +79,7 @@ def install(hooks: ServerHooks) -> None:
         recovery = given.get("PointInTimeRecoverySpecification")
         if recovery:
             apply_point_in_time_recovery(_backend(account_id, region_name), table, recovery)
-        setattr(table, PROPERTIES_ATTRIBUTE, copy.deepcopy(given))
+        remember_properties(table, given)
         return table
 
     def update_table(
@@ -93,7 +92,7 @@ def install(hooks: ServerHooks) -> None:
         region_name: str,
     ) -> Any:
         properties = cloudformation_json.get("Properties") or {}
-        previous: dict[str, Any] = getattr(original_resource, PROPERTIES_ATTRIBUTE, {})
+        previous = applied_properties(original_resource)
         backend = _backend(account_id, region_name)
         if any(properties.get(key) != previous.get(key) for key in REPLACING):
             name = properties.get("TableName", new_resource_name)
@@ -123,7 +122,7 @@ def install(hooks: ServerHooks) -> None:
             apply_point_in_time_recovery(backend, table, properties.get("PointInTimeRecoverySpecification"))
         if "Tags" in changed:
             apply_tags(backend, table, properties.get("Tags"))
-        setattr(table, PROPERTIES_ATTRIBUTE, copy.deepcopy(dict(properties)))
+        remember_properties(table, properties)
         return table
 
     setattr(Table, "create_from_cloudformation_json", classmethod(create_table))  # noqa: B010 (patching moto)

@@ -9,13 +9,11 @@ on update: a changed property is put again, a removed one is deleted, as CloudFo
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
+from labrunner.local.cfn.models import applied_properties, remember_properties, s3_backend
 from labrunner.local.hooks import ServerHooks
-
-PROPERTIES_ATTRIBUTE = "_labrunner_cfn_properties"
 
 # (template key, moto key, key of the target ARN in both)
 NOTIFICATION_KINDS = (
@@ -125,18 +123,11 @@ APPLIERS: tuple[tuple[str, Applier], ...] = (
 
 def apply_properties(backend: Any, bucket: Any, properties: dict[str, Any]) -> None:
     """Put what changed since the last create/update of this bucket, delete what was removed."""
-    previous: dict[str, Any] = getattr(bucket, PROPERTIES_ATTRIBUTE, {})
+    previous = applied_properties(bucket)
     for key, applier in APPLIERS:
         if properties.get(key) != previous.get(key):
             applier(backend, bucket.name, properties.get(key))
-    setattr(bucket, PROPERTIES_ATTRIBUTE, copy.deepcopy(properties))
-
-
-def _backend(account_id: str, region_name: str) -> Any:
-    from moto.s3.models import s3_backends
-    from moto.utilities.utils import get_partition
-
-    return s3_backends[account_id][get_partition(region_name)]
+    remember_properties(bucket, properties)
 
 
 def create_bucket(
@@ -148,7 +139,7 @@ def create_bucket(
     region_name: str,
     **kwargs: Any,
 ) -> Any:
-    backend = _backend(account_id, region_name)
+    backend = s3_backend(account_id, region_name)
     bucket = backend.create_bucket(resource_name, region_name)
     try:
         apply_properties(backend, bucket, cloudformation_json.get("Properties") or {})
@@ -173,7 +164,7 @@ def update_bucket(
         replacement = create_bucket(cls, name, cloudformation_json, account_id, region_name)
         cls.delete_from_cloudformation_json(original_resource.name, cloudformation_json, account_id, region_name)
         return replacement
-    apply_properties(_backend(account_id, region_name), original_resource, properties)
+    apply_properties(s3_backend(account_id, region_name), original_resource, properties)
     return original_resource
 
 

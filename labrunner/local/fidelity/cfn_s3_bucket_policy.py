@@ -11,15 +11,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from labrunner.local.cfn.models import policy_text, refresh_model_registry
+from labrunner.local.cfn.models import policy_text, refresh_model_registry, s3_backend
 from labrunner.local.hooks import ServerHooks
-
-
-def _backend(account_id: str, region_name: str) -> Any:
-    from moto.s3.models import s3_backends
-    from moto.utilities.utils import get_partition
-
-    return s3_backends[account_id][get_partition(region_name)]
 
 
 class BucketPolicy(CloudFormationModel):
@@ -41,7 +34,7 @@ class BucketPolicy(CloudFormationModel):
         return self.policy_id
 
     def _put(self) -> None:
-        _backend(self.account_id, self.region).put_bucket_policy(self.bucket, self.document.encode())
+        s3_backend(self.account_id, self.region).put_bucket_policy(self.bucket, self.document.encode())
 
     @classmethod
     def create_from_cloudformation_json(
@@ -81,7 +74,7 @@ class BucketPolicy(CloudFormationModel):
         from moto.s3.exceptions import MissingBucket
 
         with contextlib.suppress(MissingBucket):  # the bucket went first: its policy went with it
-            _backend(self.account_id, self.region).delete_bucket_policy(self.bucket)
+            s3_backend(self.account_id, self.region).delete_bucket_policy(self.bucket)
 
 
 def install(hooks: ServerHooks) -> None:

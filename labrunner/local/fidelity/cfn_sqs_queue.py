@@ -8,13 +8,12 @@ back to its default, as CloudFormation does; a new QueueName or FifoQueue replac
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
+from labrunner.local.cfn.models import applied_properties, remember_properties
 from labrunner.local.hooks import ServerHooks
 
-PROPERTIES_ATTRIBUTE = "_labrunner_cfn_properties"
 REPLACING = ("QueueName", "FifoQueue")
 NOT_ATTRIBUTES = ("Tags", *REPLACING)
 # What SQS gives a queue when the attribute is not set (KMS settings: none).
@@ -55,7 +54,7 @@ def install(hooks: ServerHooks) -> None:
         **kw: Any,
     ) -> Any:
         queue = original_create(resource_name, cloudformation_json, account_id, region_name, **kw)
-        setattr(queue, PROPERTIES_ATTRIBUTE, copy.deepcopy(cloudformation_json.get("Properties") or {}))
+        remember_properties(queue, cloudformation_json.get("Properties") or {})
         return queue
 
     def update_queue(
@@ -68,7 +67,7 @@ def install(hooks: ServerHooks) -> None:
         region_name: str,
     ) -> Any:
         properties = cloudformation_json.get("Properties") or {}
-        previous: dict[str, Any] = getattr(original_resource, PROPERTIES_ATTRIBUTE, {})
+        previous = applied_properties(original_resource)
         backend = sqs_backends[account_id][region_name]
         if any(properties.get(key) != previous.get(key) for key in REPLACING):
             replacement = create_queue(
@@ -89,7 +88,7 @@ def install(hooks: ServerHooks) -> None:
                 backend.untag_queue(original_resource.name, old_keys)
             if properties.get("Tags"):
                 backend.tag_queue(original_resource.name, {t["Key"]: t["Value"] for t in properties["Tags"]})
-        setattr(original_resource, PROPERTIES_ATTRIBUTE, copy.deepcopy(dict(properties)))
+        remember_properties(original_resource, properties)
         return original_resource
 
     setattr(Queue, "create_from_cloudformation_json", classmethod(create_queue))  # noqa: B010 (patching moto)
