@@ -238,3 +238,20 @@ def test_s3_invokes_a_function_destination_asynchronously(aws: Aws, role: str) -
     wait_for(lambda: "object report.txt" in aws.log_messages(name), what="the S3 event in the function's log")
     aws.s3.delete_object(Bucket=bucket, Key="report.txt")
     aws.s3.delete_bucket(Bucket=bucket)
+
+
+def test_output_below_python_is_logged_with_its_invocation(aws: Aws, role: str) -> None:
+    name = unique("raw-output")
+    source = (
+        "import os, subprocess\n"
+        "def handler(event, context):\n"
+        "    os.write(1, b'written to fd 1\\n')\n"
+        "    subprocess.run(['echo', 'from a child process'], check=True)\n"
+        "    return 'done'\n"
+    )
+    aws.function(name, role, source)
+    response = aws.lam.invoke(FunctionName=name, LogType="Tail")
+    lines = base64.b64decode(response["LogResult"]).decode().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("START"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("END"))
+    assert {"written to fd 1", "from a child process"} <= set(lines[start:end])

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import resource
+import select
 import sys
 import threading
 import time
@@ -87,6 +88,45 @@ class LogStream:
     @property
     def encoding(self) -> str:
         return "utf-8"
+
+
+class DescriptorCapture:
+    """Output written straight to fds 1 and 2 (C code, child processes) becomes log events too.
+
+    The fds are a pipe read here; `drain()` before each result takes everything the handler
+    wrote, so no line of an invocation is left for the next one.
+    """
+
+    def __init__(self, channel: ControlChannel) -> None:
+        self._channel = channel
+        self._lock = threading.Lock()
+        self._partial = b""
+        read, write = os.pipe()
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        os.close(write)
+        os.set_blocking(read, False)
+        self._read = read
+        threading.Thread(target=self._follow, daemon=True, name="fd-capture").start()
+
+    def _follow(self) -> None:
+        while True:
+            select.select([self._read], [], [])
+            self.drain()
+
+    def drain(self) -> None:
+        with self._lock:
+            while True:
+                try:
+                    chunk = os.read(self._read, 65536)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                self._partial += chunk
+            *lines, self._partial = self._partial.split(b"\n")
+        for line in lines:
+            self._channel.log(line.decode("utf-8", "replace"))
 
 
 class RequestIdFilter(logging.Filter):
@@ -229,7 +269,7 @@ def watch_parent(parent_pid: int) -> None:
         time.sleep(1.0)
 
 
-def serve(channel: ControlChannel) -> None:
+def serve(channel: ControlChannel, capture: DescriptorCapture) -> None:
     started = time.monotonic()
     init_error: dict[str, Any] | None = None
     handler: Handler | None = None
@@ -242,6 +282,7 @@ def serve(channel: ControlChannel) -> None:
     init_ms = (time.monotonic() - started) * 1000
     sys.stdout.flush()
     sys.stderr.flush()
+    capture.drain()
     channel.initializing = False
     first = True
     for line in sys.stdin:
@@ -261,6 +302,7 @@ def serve(channel: ControlChannel) -> None:
             result.update(invoke(channel, handler, request))
         sys.stdout.flush()
         sys.stderr.flush()
+        capture.drain()
         result["max_memory_mb"] = max_memory_mb()
         channel.send(result)
         if result.get("fatal"):
@@ -289,6 +331,7 @@ def main() -> None:
     channel = ControlChannel(int(os.environ.pop(CONTROL_FD_ENV)))
     parent = int(os.environ.pop(PARENT_PID_ENV, str(os.getppid())))
     threading.Thread(target=watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+    capture = DescriptorCapture(channel)
     sys.stdout = LogStream(channel)
     sys.stderr = LogStream(channel)
     install_logging(channel)
@@ -298,7 +341,7 @@ def main() -> None:
     provided = os.environ.get("LABRUNNER_PROVIDED_MODULES")
     if provided:
         sys.path.append(provided)
-    serve(channel)
+    serve(channel, capture)
 
 
 if __name__ == "__main__":

@@ -167,9 +167,12 @@ class Worker:
     def _drain_stray_output(self) -> None:
         stream = self.process.stdout
         assert stream is not None
-        for raw in stream:
-            with self._pending_lock:
-                self._pending.append(LogEvent(now_ms(), raw.decode("utf-8", "replace").rstrip("\n")))
+        try:
+            for raw in stream:
+                with self._pending_lock:
+                    self._pending.append(LogEvent(now_ms(), raw.decode("utf-8", "replace").rstrip("\n")))
+        except (OSError, ValueError):  # closed by kill(): the process is gone
+            return
 
     def _read_reply(self, deadline: float) -> _Reply:
         """Collect log events until the result arrives, the deadline passes or the process dies."""
