@@ -41,3 +41,31 @@ def s3_backend(account_id: str, region_name: str) -> Any:
     from moto.utilities.utils import get_partition
 
     return s3_backends[account_id][get_partition(region_name)]
+
+
+class PolicyResource:
+    """What AWS::SQS::QueuePolicy and AWS::S3::BucketPolicy share: a policy document with an id.
+
+    A mixin (beside CloudFormationModel, not under it): moto finds models as its direct subclasses.
+    """
+
+    def __init__(self, account_id: str, region: str, policy_id: str, document: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.policy_id = policy_id
+        self.document = document
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.policy_id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name == "Id":
+            return self.policy_id
+        raise UnformattedGetAttTemplateException()

@@ -11,27 +11,20 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from labrunner.local.cfn.models import policy_text, refresh_model_registry, s3_backend
+from labrunner.local.cfn.models import PolicyResource, policy_text, refresh_model_registry, s3_backend
 from labrunner.local.hooks import ServerHooks
 
 
-class BucketPolicy(CloudFormationModel):
+class BucketPolicy(PolicyResource, CloudFormationModel):
     """AWS::S3::BucketPolicy: the one policy of one bucket."""
 
     def __init__(self, account_id: str, region: str, policy_id: str, bucket: str, document: str) -> None:
-        self.account_id = account_id
-        self.region = region
-        self.policy_id = policy_id
+        super().__init__(account_id, region, policy_id, document)
         self.bucket = bucket
-        self.document = document
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::S3::BucketPolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.policy_id
 
     def _put(self) -> None:
         s3_backend(self.account_id, self.region).put_bucket_policy(self.bucket, self.document.encode())

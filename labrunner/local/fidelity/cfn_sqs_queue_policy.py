@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from labrunner.local.cfn.models import policy_text, refresh_model_registry
+from labrunner.local.cfn.models import PolicyResource, policy_text, refresh_model_registry
 from labrunner.local.hooks import ServerHooks
 
 
@@ -22,34 +22,16 @@ def _queue_name(url: str) -> tuple[str, str]:
     return parts[-2], parts[-1]
 
 
-class QueuePolicy(CloudFormationModel):
+class QueuePolicy(PolicyResource, CloudFormationModel):
     """AWS::SQS::QueuePolicy: one policy document applied to one or more queues."""
 
     def __init__(self, account_id: str, region: str, policy_id: str, queues: list[str], document: str) -> None:
-        self.account_id = account_id
-        self.region = region
-        self.policy_id = policy_id
+        super().__init__(account_id, region, policy_id, document)
         self.queues = queues
-        self.document = document
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SQS::QueuePolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.policy_id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Id":
-            return self.policy_id
-        raise UnformattedGetAttTemplateException()
 
     def _apply(self, queues: list[str], document: str) -> None:
         from moto.sqs.models import sqs_backends
