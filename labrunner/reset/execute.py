@@ -102,7 +102,9 @@ class Executor:
             result = _failure(item, exc)
         results = [result]
         for resource in owned:  # deleted with the stack, unless it kept them (DeletionPolicy Retain)
-            if resource.kind is Kind.BUCKET:
+            if result.outcome is Outcome.FAILED:  # the stack still holds it: leave it to the stack
+                results.append(ActionResult(resource, Outcome.FAILED, "not deleted: the stack's deletion failed"))
+            elif resource.kind is Kind.BUCKET:
                 results.append(self._bucket(resource, emptied.get(resource.name, 0), after_stack=True))
             else:
                 results.append(self._log_group(resource, after_stack=True))
@@ -114,6 +116,10 @@ class Executor:
         status = stack_status(cfn, stack)
         if status is None or status == "DELETE_COMPLETE":
             return ActionResult(item, Outcome.GONE)
+        if cfn.describe_stacks(StackName=stack)["Stacks"][0].get("EnableTerminationProtection"):
+            # Someone protected it on purpose: empty nothing, delete nothing, say so.
+            detail = "termination protection is on (turn it off in the console to reset this stack)"
+            return ActionResult(item, Outcome.FAILED, detail, "TerminationProtection")
         if status.endswith("_IN_PROGRESS"):
             self.progress(f"stack {item.name} is {status}; waiting for it to finish")
             status = wait_for_stack(cfn, stack, self.progress, timeout_s=self.stack_s)

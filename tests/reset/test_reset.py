@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from labrunner import paths
 from labrunner.aws.cfn import wait_for_stack
 from labrunner.context import Context
 from labrunner.model import Status
@@ -346,3 +347,26 @@ def test_an_identity_that_cannot_look_is_refused_before_anything_changes(
     assert "cannot find what the lab made" in result.err and "AccessDenied" in result.err
     assert "Traceback" not in result.err
     assert state.snapshot(deployed) == before
+
+
+def test_a_stack_with_termination_protection_is_left_whole(ctx: Context) -> None:
+    cfn, s3 = ctx.client("cloudformation"), ctx.client("s3")
+    cfn.create_stack(
+        StackName="immersion",
+        TemplateBody=paths.template().read_text(),
+        Capabilities=["CAPABILITY_IAM"],
+        EnableTerminationProtection=True,
+    )
+    assert wait_for_stack(cfn, "immersion", lambda _m: None) == "CREATE_COMPLETE"
+    ctx.refresh()
+    upload = ctx.workload().bucket
+    s3.put_object(Bucket=upload, Key="student-work.txt", Body=b"keep")
+
+    code, report = reset_json()
+
+    assert code == 1
+    stack = actions(report)[("stack", "immersion")]
+    assert stack["outcome"] == "failed" and "termination protection" in stack["detail"]
+    assert actions(report)[("s3 bucket", upload)]["outcome"] == "failed"
+    assert state.snapshot(ctx)["buckets"][upload] == [("student-work.txt", "null")]
+    assert state.snapshot(ctx)["stacks"]["immersion"] == "CREATE_COMPLETE"
