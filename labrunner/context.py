@@ -41,6 +41,7 @@ class _Shared:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stack: StackInfo | None = None
     stack_loaded: bool = False
+    memory: dict[str, Any] = field(default_factory=dict)
 
 
 class Context:
@@ -125,6 +126,12 @@ class Context:
 
     def workload(self) -> Workload:
         return Workload(stack=self.stack(), region=self.region, account=self.account_id)
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        """What this run has learnt first-hand (e.g. when an earlier step changed a policy), shared
+        by every step of the run; AWS's own records of it may lag (CloudTrail lists events later)."""
+        return self._shared.memory
 
     def refresh(self) -> None:
         """Forget cached observations (after an apply changed the account)."""

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -59,7 +60,6 @@ PIPELINE_FILE = "Pride and Permissions.txt"
 DEMO_DENIED_FILE = "A Tale of Two Regions.txt"
 DEMO_RESTORED_FILE = "Twenty Thousand Requests Under the Sea.txt"
 DENIED_PATTERN = '"AccessDeniedException"'
-CLOCK_SKEW = timedelta(seconds=2)
 # AWS's wording of a denial, as the function's runtime logs it (SPEC §6.3).
 _DENIAL = re.compile(
     r"User: (?P<principal>arn:[\w-]+:sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/\s]+)/(?P<session>\S+))"
@@ -144,33 +144,45 @@ def _put_item_denials(ctx: Context, since: datetime | None = None) -> list[Denia
 
 def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
     """The newest upload made after `since`, if the table holds its record."""
-    since = since.replace(microsecond=0)  # S3's LastModified has whole seconds
     workload = ctx.workload()
     s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
     for upload in newest_uploads(s3, workload.bucket, limit=5):
-        if upload.last_modified < since:
+        if not _after(upload.last_modified, since):
             break
         if not record_problems(item_for(dynamodb, workload.table, upload.key), workload.bucket, upload):
             return upload
     return None
 
 
-# When this process last changed a role's permissions (by account/role name). CloudTrail lists an event
-# only minutes later: within one solve, what the earlier steps just did is known first-hand.
-_CHANGED_HERE: dict[str, tuple[datetime, str]] = {}
+def _change_key(role_name: str) -> str:
+    return f"lab3.permission-change/{role_name}"
 
 
-def _changed(ctx: Context, what: str) -> None:
-    """Remember that this run just changed the role's permissions."""
-    # Our clock against S3's: allow for a little skew (an upload must not look older than it is).
-    _CHANGED_HERE[f"{ctx.account_id}/{ctx.workload().role}"] = (datetime.now(UTC) - CLOCK_SKEW, what)
+def _changed(ctx: Context, what: str, response: Mapping[str, Any]) -> None:
+    """Remember that this run just changed the role's permissions (CloudTrail lists it only later).
+
+    The time is IAM's own (the response's Date header), so it compares with S3's LastModified
+    without trusting this machine's clock.
+    """
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    try:
+        when = parsedate_to_datetime(headers["date"])
+    except (KeyError, TypeError, ValueError):
+        when = datetime.now(UTC)
+    ctx.memory[_change_key(ctx.workload().role)] = (when, what)
 
 
 def _last_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
     """When the role's permissions last changed: CloudTrail, this run, else the role's creation."""
-    here = _CHANGED_HERE.get(f"{ctx.account_id}/{role.name}")
+    here = ctx.memory.get(_change_key(role.name))
     recorded = _last_recorded_change(ctx, role)
     return max(recorded, here) if here is not None else recorded
+
+
+def _after(uploaded: datetime, changed: datetime) -> bool:
+    """Was an upload made after a change? Both clocks have whole seconds only, so an upload in the
+    same second as the change proves nothing: it must fall in a later second."""
+    return uploaded.replace(microsecond=0) > changed.replace(microsecond=0)
 
 
 def _last_recorded_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
@@ -276,9 +288,9 @@ class NoAdmin(Step):
         role = _role(ctx)
         admin = [p for p in role.attached if p.name in ADMIN_POLICY_NAMES and p.source == "aws-managed"]
         for policy in admin:
-            ctx.client("iam").detach_role_policy(RoleName=role.name, PolicyArn=policy.arn)
+            response = ctx.client("iam").detach_role_policy(RoleName=role.name, PolicyArn=policy.arn)
             ctx.note(f"detached {policy.name} from {role.name}")
-            _changed(ctx, f"DetachRolePolicy ({policy.name}), this run")
+            _changed(ctx, f"DetachRolePolicy ({policy.name}), this run", response)
         if not admin:
             ctx.note(f"no administrator policy is attached to {role.name}")
         return bool(admin)
@@ -316,15 +328,15 @@ class BasicExecution(Step):
         iam = ctx.client("iam")
         changed = False
         if role.inline_named(LAB_WILDCARD_POLICY) is not None:
-            iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
+            response = iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
             ctx.note(f"deleted the inline policy {LAB_WILDCARD_POLICY}")
-            _changed(ctx, f"DeleteRolePolicy ({LAB_WILDCARD_POLICY}), this run")
+            _changed(ctx, f"DeleteRolePolicy ({LAB_WILDCARD_POLICY}), this run", response)
             changed = True
         arn = basic_execution_arn(ctx.region)
         if not any(p.arn == arn for p in role.attached):
-            iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
+            response = iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
             ctx.note("attached AWSLambdaBasicExecutionRole")
-            _changed(ctx, "AttachRolePolicy (AWSLambdaBasicExecutionRole), this run")
+            _changed(ctx, "AttachRolePolicy (AWSLambdaBasicExecutionRole), this run", response)
             changed = True
         if not changed:
             ctx.note(f"{LAB_WILDCARD_POLICY} is gone and AWSLambdaBasicExecutionRole is attached")
@@ -369,11 +381,11 @@ class DynamoDbLeastPrivilege(Step):
         if current is not None and same_document(current.document, wanted):
             ctx.note(f"{LAB_DYNAMODB_POLICY} already allows only PutItem on the table")
             return False
-        ctx.client("iam").put_role_policy(
+        response = ctx.client("iam").put_role_policy(
             RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(wanted)
         )
         ctx.note(f"wrote the inline policy {LAB_DYNAMODB_POLICY} (dynamodb:PutItem on the table)")
-        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}), this run")
+        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}), this run", response)
         return True
 
     def verify(self, ctx: Context) -> Iterable[Check]:
@@ -414,11 +426,11 @@ class SqsLeastPrivilege(Step):
         if current is not None and same_document(current.document, wanted):
             ctx.note(f"{LAB_SQS_POLICY} already allows only the three SQS actions on the queue")
             return False
-        ctx.client("iam").put_role_policy(
+        response = ctx.client("iam").put_role_policy(
             RoleName=role.name, PolicyName=LAB_SQS_POLICY, PolicyDocument=json.dumps(wanted)
         )
         ctx.note(f"wrote the inline policy {LAB_SQS_POLICY} ({', '.join(SQS_REQUIRED)} on the queue)")
-        _changed(ctx, f"PutRolePolicy ({LAB_SQS_POLICY}), this run")
+        _changed(ctx, f"PutRolePolicy ({LAB_SQS_POLICY}), this run", response)
         return True
 
     def verify(self, ctx: Context) -> Iterable[Check]:
@@ -464,7 +476,15 @@ class Pipeline(Step):
         if _recorded_upload_after(ctx, changed_at) is not None:
             ctx.note("an upload made after the role's last permission change is already recorded")
             return False
-        key = upload_file(ctx.client("s3"), workload.bucket, paths.sample_files_dir() / PIPELINE_FILE)
+        s3 = ctx.client("s3")
+        deadline = time.monotonic() + 10
+        while True:
+            key = upload_file(s3, workload.bucket, paths.sample_files_dir() / PIPELINE_FILE)
+            uploaded = s3.head_object(Bucket=workload.bucket, Key=key)["LastModified"]
+            # S3 and IAM keep whole seconds: an upload in the change's own second proves nothing.
+            if _after(uploaded, changed_at) or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         ctx.note(f"uploaded {key!r} to s3://{workload.bucket}")
         return True
 
@@ -494,7 +514,7 @@ class Pipeline(Step):
             return
         changed_at, what = _last_change(ctx, role)
         newest = newest_uploads(ctx.client("s3"), workload.bucket, limit=1)[0]
-        if newest.last_modified >= changed_at:
+        if _after(newest.last_modified, changed_at):
             yield Check.ok(
                 "uploaded with the current permissions",
                 f"{newest.key!r} was uploaded {newest.last_modified:%H:%M:%S} UTC, after the role's last "
@@ -566,7 +586,18 @@ class AccessDenied(Step):
             return False
         return _recorded_upload_after(ctx, denials[-1].time) is not None
 
-    def _upload_until(self, ctx: Context, poll: Poll, what: str, file: str, found: Callable[[], T | None]) -> T:
+    def _upload_until(
+        self,
+        ctx: Context,
+        poll: Poll,
+        what: str,
+        file: str,
+        found: Callable[[], T | None],
+        *,
+        not_before: datetime | None = None,
+    ) -> T:
+        """Upload `file` (again every reupload_s) until `found` sees its effect; uploads wait for a
+        second later than `not_before`, since an upload in the same second proves nothing."""
         workload = ctx.workload()
         s3 = ctx.client("s3")
         last_upload = [0.0]
@@ -575,7 +606,8 @@ class AccessDenied(Step):
             hit = found()
             if hit is not None:
                 return hit
-            if time.monotonic() - last_upload[0] >= self.reupload_s:
+            too_soon = not_before is not None and not _after(datetime.now(UTC), not_before)
+            if not too_soon and time.monotonic() - last_upload[0] >= self.reupload_s:
                 key = upload_file(s3, workload.bucket, paths.sample_files_dir() / file)
                 ctx.note(f"uploaded {key!r}")
                 last_upload[0] = time.monotonic()
@@ -604,9 +636,11 @@ class AccessDenied(Step):
         )
         demo = _swap_action(restored, "dynamodb:PutItem", "dynamodb:GetItem")
         started = datetime.now(UTC) - timedelta(seconds=1)
-        iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(demo))
+        response = iam.put_role_policy(
+            RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(demo)
+        )
         ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:PutItem → dynamodb:GetItem")
-        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}: GetItem), this run")
+        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}: GetItem), this run", response)
         try:
             denial = self._upload_until(
                 ctx,
@@ -629,16 +663,22 @@ class AccessDenied(Step):
                 },
             )
         finally:
-            iam.put_role_policy(RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(restored))
+            response = iam.put_role_policy(
+                RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(restored)
+            )
             ctx.note(f"{LAB_DYNAMODB_POLICY}: dynamodb:GetItem → dynamodb:PutItem (restored)")
-            _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY} restored), this run")
+            _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY} restored), this run", response)
+        restored_at = ctx.memory[_change_key(role.name)][0]
         last_denial = denial.time
         upload = self._upload_until(
             ctx,
             self.record_poll,
             "an upload recorded after restoring PutItem",
             DEMO_RESTORED_FILE,
-            lambda: _recorded_upload_after(ctx, max(last_denial, *(d.time for d in _put_item_denials(ctx, started)))),
+            lambda: _recorded_upload_after(
+                ctx, max(restored_at, last_denial, *(d.time for d in _put_item_denials(ctx, started)))
+            ),
+            not_before=restored_at,
         )
         ctx.note(f"{upload.key!r} is recorded again: the pipeline works")
         return True
