@@ -1,12 +1,13 @@
 """Figures for the local IAM layer: per-request authorization overhead, cost of a new account.
 
-Run: /work/venv/bin/python bench/iam_overhead.py
+Run: python bench/iam_overhead.py [--json]   (bench/run.py prints the same figures)
 Everything runs in-process against moto's backends (no server, no sockets), so the numbers are
 the IAM layer's own cost, not HTTP's.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import statistics
@@ -34,16 +35,14 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def new_account_cost(label: str, first: int) -> float:
+def new_account_cost(first: int) -> float:
     """Seconds to build the IAM backend (with AWS managed policies) of a never-seen account."""
     counter = iter(range(first, first + 1000))
 
     def build() -> None:
         IAMBackend(region_name="aws", account_id=str(next(counter)).rjust(12, "0"))
 
-    cost = timed(build, 10)
-    print(f"  new account IAM backend ({label}): {cost * 1000:8.2f} ms")
-    return cost
+    return timed(build, 10)
 
 
 def environ(target: str, body: dict[str, Any], access_key: str) -> dict[str, Any]:
@@ -64,13 +63,12 @@ def environ(target: str, body: dict[str, Any], access_key: str) -> dict[str, Any
     }
 
 
-def main() -> None:
-    print("AWS managed policies per account")
-    before = new_account_cost("moto as shipped", 100_000_000_000)
+def measure() -> dict[str, float]:
+    """Seconds: a new account's IAM backend (moto as shipped, shared and cloned), middleware cost per request."""
+    figures = {"new_account_moto_s": new_account_cost(100_000_000_000)}
     aws_managed_policies.install(ServerHooks(host="127.0.0.1", port=0))
     IAMBackend(region_name="aws", account_id="000000000001")  # builds the shared template once
-    after = new_account_cost("shared, cloned", 200_000_000_000)
-    print(f"  speed-up: x{before / after:.0f}")
+    figures["new_account_shared_s"] = new_account_cost(200_000_000_000)
 
     accounts.ensure_admin_user()
     backend = iam_backends["123456789012"]["aws"]
@@ -99,7 +97,6 @@ def main() -> None:
     def request(target: str, body: dict[str, Any], key: str) -> Callable[[], Any]:
         return lambda: list(middleware(environ(target, body, key), lambda *a: None))
 
-    print("per-request cost of the IAM middleware (median of 2000)")
     cases = {
         "admin, AdministratorAccess, GetItem": request(
             "DynamoDB_20120810.GetItem", {"TableName": "T", "Key": {}}, identity.ADMIN_ACCESS_KEY
@@ -114,8 +111,26 @@ def main() -> None:
     baseline = timed(lambda: list(passthrough(environ("x.y", {}, "k"), lambda *a: None)), 2000)
     for label, call in cases.items():
         call()  # parse and cache the policies first, as a running server has
-        cost = timed(call, 2000) - baseline
-        print(f"  {label:48s} {cost * 1e6:8.1f} µs")
+        figures[f"middleware: {label}"] = timed(call, 2000) - baseline
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", action="store_true", help="print the figures (seconds) as JSON")
+    as_json = parser.parse_args().json
+    figures = measure()
+    if as_json:
+        print(json.dumps(figures))
+        return
+    print("AWS managed policies per account")
+    print(f"  new account IAM backend (moto as shipped): {figures['new_account_moto_s'] * 1000:8.2f} ms")
+    print(f"  new account IAM backend (shared, cloned):  {figures['new_account_shared_s'] * 1000:8.2f} ms")
+    print(f"  speed-up: x{figures['new_account_moto_s'] / figures['new_account_shared_s']:.0f}")
+    print("per-request cost of the IAM middleware (median of 2000)")
+    for label, cost in figures.items():
+        if label.startswith("middleware: "):
+            print(f"  {label.removeprefix('middleware: '):48s} {cost * 1e6:8.1f} µs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Figures for the workload on the local AWS: create_stack cold and warm, upload → item latency.
 
-Run: /work/venv/bin/python bench/workload_pipeline.py [--uploads 30]
+Run: python bench/workload_pipeline.py [--uploads 30]   (bench/run.py prints the same figures)
 Starts its own server on a free port (like `labrunner local start`), so the numbers include HTTP,
 IAM enforcement and the Lambda worker processes, as a lab run sees them.
 """
@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
+from common import REPO, free_port, percentile
 
 from labrunner.local import identity, lifecycle
 
-TEMPLATE = (Path(__file__).resolve().parents[1] / "cloudformation_template.yaml").read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+TEMPLATE = (REPO / "cloudformation_template.yaml").read_text()
 
 
 def create_stack(cf: Any, name: str) -> tuple[float, dict[str, str]]:
@@ -50,9 +43,28 @@ def upload_latency(s3: Any, dynamodb: Any, outputs: dict[str, str], key: str) ->
             raise TimeoutError(key)
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def measure(session: boto3.Session, endpoint_url: str, uploads: int = 30, idle: int = 5) -> dict[str, float]:
+    """create_stack cold (the first of the server when run first) and warm; upload → item latencies (s)."""
+    cf, s3, dynamodb = (session.client(s, endpoint_url=endpoint_url) for s in ("cloudformation", "s3", "dynamodb"))
+    cold, _ = create_stack(cf, "bench-cold")
+    warm, outputs = create_stack(cf, "bench-warm")
+    first = upload_latency(s3, dynamodb, outputs, "first upload (cold worker).txt")
+    samples = [upload_latency(s3, dynamodb, outputs, f"upload {i} Alice's.txt") for i in range(uploads)]
+    after_idle = []
+    for i in range(idle):  # the poller has been waiting a while: it must still wake at once
+        time.sleep(1.5)
+        after_idle.append(upload_latency(s3, dynamodb, outputs, f"after idle {i}.txt"))
+    return {
+        "create_stack_cold_s": cold,
+        "create_stack_warm_s": warm,
+        "upload_first_s": first,
+        "upload_warm_n": len(samples),
+        "upload_warm_median_s": statistics.median(samples),
+        "upload_warm_p95_s": percentile(samples, 0.95),
+        "upload_warm_max_s": max(samples),
+        "upload_idle_n": len(after_idle),
+        "upload_idle_median_s": statistics.median(after_idle) if after_idle else float("nan"),
+    }
 
 
 def main() -> None:
@@ -70,25 +82,20 @@ def main() -> None:
             aws_secret_access_key=identity.ADMIN_SECRET_KEY,
             region_name=identity.DEFAULT_REGION,
         )
-        cf, s3, dynamodb = (session.client(s, endpoint_url=endpoint.url) for s in ("cloudformation", "s3", "dynamodb"))
-        cold, _ = create_stack(cf, "bench-cold")
-        warm, outputs = create_stack(cf, "bench-warm")
-        first = upload_latency(s3, dynamodb, outputs, "first upload (cold worker).txt")
-        samples = [upload_latency(s3, dynamodb, outputs, f"upload {i} Alice's.txt") for i in range(args.uploads)]
-        idle = []
-        for i in range(5):  # the poller has been waiting a while: it must still wake at once
-            time.sleep(1.5)
-            idle.append(upload_latency(s3, dynamodb, outputs, f"after idle {i}.txt"))
+        f = measure(session, endpoint.url, args.uploads)
         print(f"server start (labrunner local start):     {boot * 1000:7.1f} ms")
-        print(f"create_stack, first of the server (cold): {cold * 1000:7.1f} ms")
-        print(f"create_stack, second (warm):              {warm * 1000:7.1f} ms")
-        print(f"upload → item, first (cold worker):       {first * 1000:7.1f} ms")
+        print(f"create_stack, first of the server (cold): {f['create_stack_cold_s'] * 1000:7.1f} ms")
+        print(f"create_stack, second (warm):              {f['create_stack_warm_s'] * 1000:7.1f} ms")
+        print(f"upload → item, first (cold worker):       {f['upload_first_s'] * 1000:7.1f} ms")
         print(
-            f"upload → item, warm worker, n={len(samples)}:      "
-            f"median {statistics.median(samples) * 1000:6.1f} ms, p95 {percentile(samples, 0.95) * 1000:6.1f} ms, "
-            f"max {max(samples) * 1000:6.1f} ms"
+            f"upload → item, warm worker, n={f['upload_warm_n']:.0f}:      "
+            f"median {f['upload_warm_median_s'] * 1000:6.1f} ms, p95 {f['upload_warm_p95_s'] * 1000:6.1f} ms, "
+            f"max {f['upload_warm_max_s'] * 1000:6.1f} ms"
         )
-        print(f"upload → item after 1.5 s idle, n={len(idle)}:     median {statistics.median(idle) * 1000:6.1f} ms")
+        print(
+            f"upload → item after 1.5 s idle, n={f['upload_idle_n']:.0f}:     "
+            f"median {f['upload_idle_median_s'] * 1000:6.1f} ms"
+        )
     finally:
         lifecycle.stop(port)
 

@@ -1,0 +1,321 @@
+"""The labrunner benchmark: one run on this machine, one table (markdown, ready for the README).
+
+Run:  python bench/run.py            full run (about 5 minutes on 2 cores)
+      python bench/run.py --quick    short run (fewer repeats and uploads, class of 10 only)
+      python bench/run.py --json FILE --readme   also keep the raw figures / rewrite README's table
+Needs the project installed with its test extra (`pip install -e '.[test]'`): the aws-CLI comparison
+runs the `aws` of the same environment.
+
+It starts its own local AWS on a free port with a private LABRUNNER_HOME, drives it the way a user
+does (the `labrunner` command in new processes), and stops it at the end. In order: `--help`, server
+start, the workload's create_stack and upload → item latency (in an account of its own), `up`,
+`solve` of every lab, `check` of every lab and of each lab (wall time and AWS API requests), the same
+reads as an aws-CLI script (bench/aws_cli_check.sh), `reset`, `class check` of 10 and 50 accounts,
+and the local IAM layer's own costs (bench/iam_overhead.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import class_check
+from common import BENCH, REPO, Bench, aws_cli, free_port, load_average, machine, median, repeat, say
+
+LABS = ("setup", "lab1", "lab2", "lab3", "lab4", "extra")
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    figure: str
+    target: str = ""
+    met: bool | None = None  # None: no target
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.met is None else ("met" if self.met else "**missed**")
+
+
+@dataclass
+class Results:
+    info: dict[str, str]
+    rows: list[Row]
+    raw: dict[str, Any]
+
+    def add(self, what: str, figure: str, target: str = "", met: bool | None = None) -> None:
+        self.rows.append(Row(what, figure, target, met))
+        say(f"{what}: {figure}" + (f" (target {target}: {'met' if met else 'MISSED'})" if target else ""))
+
+
+def s(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+# -- sections ---------------------------------------------------------------------------------------
+def bench_help(bench: Bench, res: Results, times: int) -> None:
+    runs = repeat(times, lambda: bench.labrunner("--help"))
+    wall = median([r.seconds for r in runs])
+    res.raw["help_s"] = [r.seconds for r in runs]
+    res.add(f"`labrunner --help` (median of {len(runs)})", s(wall), "≤ 0.3 s", wall <= 0.3)
+
+
+def bench_server_start(bench: Bench, res: Results, times: int) -> None:
+    """`labrunner local start` until the server answers; the last start stays up for the rest."""
+    samples = []
+    for i in range(max(1, times)):
+        if i:
+            bench.labrunner("local", "stop")
+        samples.append(bench.labrunner("local", "start").seconds)
+    res.raw["server_start_s"] = samples
+    res.add(f"`labrunner local start`: server up and answering (median of {len(samples)})", s(median(samples)))
+
+
+def bench_workload(bench: Bench, res: Results, uploads: int, idle: int) -> None:
+    """workload_pipeline's figures, in an account of their own (the lab account stays untouched)."""
+    import workload_pipeline
+
+    from labrunner.aws.session import TargetSpec, open_target
+
+    target = open_target(TargetSpec(kind="local", local_port=bench.port, account="000000000777"))
+    assert target.endpoint_url is not None
+    f = workload_pipeline.measure(target.session, target.endpoint_url, uploads, idle)
+    res.raw["workload"] = f
+    res.add("workload create_stack, first of the server (cold)", ms(f["create_stack_cold_s"]))
+    res.add("workload create_stack, warm", ms(f["create_stack_warm_s"]))
+    res.add("upload → item, first upload (cold Lambda worker)", ms(f["upload_first_s"]))
+    res.add(
+        f"upload → item, warm worker (n={f['upload_warm_n']:.0f})",
+        f"median {ms(f['upload_warm_median_s'])}, p95 {ms(f['upload_warm_p95_s'])}, max {ms(f['upload_warm_max_s'])}",
+        "median ≤ 150 ms",
+        f["upload_warm_median_s"] <= 0.150,
+    )
+    if f["upload_idle_n"]:
+        res.add(
+            f"upload → item after 1.5 s idle (n={f['upload_idle_n']:.0f})", f"median {ms(f['upload_idle_median_s'])}"
+        )
+
+
+def lab_seconds(report: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for step in report["steps"]:
+        out[step["lab"]] = out.get(step["lab"], 0.0) + step["duration_s"]
+    return out
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in report["summary"].items() if n)
+
+
+def bench_up_and_solve(bench: Bench, res: Results) -> None:
+    up = bench.labrunner("up", "--format", "json")
+    res.raw["up_s"] = up.seconds
+    res.add("`labrunner up` (deploy the workload, prove an upload is recorded)", s(up.seconds))
+    solve = bench.labrunner("solve", "--format", "json")
+    report = solve.json()
+    if report["summary"]["pass"] != len(report["steps"]):
+        raise RuntimeError(f"solve did not pass every step: {report['summary']}")
+    per_lab = lab_seconds(report)
+    res.raw["solve"] = {"wall_s": solve.seconds, "run_s": report["duration_s"], "per_lab_s": per_lab}
+    res.add(
+        "`labrunner solve` (every lab, after `up`)",
+        f"{s(solve.seconds)} ({summary_text(report)}; labs: "
+        + ", ".join(f"{lab} {per_lab.get(lab, 0):.1f}" for lab in LABS)
+        + " s)",
+        "≤ 15 s",
+        solve.seconds <= 15,
+    )
+    again = bench.labrunner("solve", "--format", "json")
+    changed = [st["id"] for st in again.json()["steps"] if st.get("changed")]
+    res.raw["solve_again_s"] = again.seconds
+    res.add("`labrunner solve` again (idempotent)", f"{s(again.seconds)} (steps changed: {changed or 'none'})")
+
+
+def bench_check(bench: Bench, res: Results, times: int) -> float:
+    """`check` of every lab, then of each lab: wall time (median) and AWS API requests. Returns the all-labs wall."""
+    walls: dict[str, float] = {}
+    for label, ids in [("every lab", []), *[(lab, [lab]) for lab in LABS]]:
+        runs = repeat(times, lambda ids=ids: bench.labrunner("check", *ids, "--format", "json"))  # type: ignore[misc]
+        report = runs[-1].json()
+        if report["summary"]["pass"] != len(report["steps"]):
+            raise RuntimeError(f"check {label} after solve did not pass: {report['summary']}")
+        counted, calls = bench.counted("check", *ids, "--format", "json")
+        wall = median([r.seconds for r in runs])
+        walls[label] = wall
+        res.raw.setdefault("check", {})[label] = {
+            "wall_s": [r.seconds for r in runs],
+            "run_s": report["duration_s"],
+            "requests": calls["requests"],
+            "by_operation": calls["by_operation"],
+            "counted_wall_s": counted.seconds,
+        }
+        what = f"`labrunner check{' ' + ids[0] if ids else ''}`"
+        figure = (
+            f"{s(wall)} wall, {s(report['duration_s'])} in the run, {calls['requests']} AWS API requests "
+            f"({len(report['steps'])} steps pass)"
+        )
+        if ids:
+            res.add(what, figure)
+        else:
+            res.add(f"{what} — every lab (median of {len(runs)})", figure, "≤ 1 s", wall <= 1.0)
+    return walls["every lab"]
+
+
+def bench_aws_cli(bench: Bench, res: Results, check_wall: float) -> None:
+    aws = aws_cli()
+    if aws is None:
+        res.add("aws-CLI script (bench/aws_cli_check.sh)", "skipped: no aws CLI (pip install -e '.[test]')")
+        return
+    env = bench.aws_env()
+    env["AWS"] = aws
+    run = bench.run(["bash", str(BENCH / "aws_cli_check.sh")], env=env)
+    found = re.search(r"aws_cli_calls=(\d+) seconds=([\d.]+)", run.stdout)
+    if run.code != 0 or found is None:
+        raise RuntimeError(f"aws_cli_check.sh failed ({run.code}): {run.stderr[-2000:]}")
+    calls, seconds = int(found[1]), float(found[2])
+    ratio = seconds / check_wall
+    res.raw["aws_cli"] = {"calls": calls, "seconds": seconds, "ratio": ratio}
+    res.add("aws-CLI script, the same reads (bench/aws_cli_check.sh)", f"{s(seconds)}, {calls} `aws` calls")
+    res.add("`labrunner check` (every lab) vs the aws-CLI script", f"{ratio:.1f}x faster", "≥ 10x", ratio >= 10)
+
+
+def bench_reset(bench: Bench, res: Results) -> None:
+    run = bench.labrunner("reset", "--yes")
+    if run.code != 0:
+        raise RuntimeError(f"reset failed ({run.code}): {run.stdout[-2000:]} {run.stderr[-2000:]}")
+    res.raw["reset_s"] = run.seconds
+    res.add("`labrunner reset --yes` (after every lab was solved)", s(run.seconds))
+
+
+def bench_class(bench: Bench, res: Results, sizes: list[int], jobs: int, runs: int) -> None:
+    deployed = class_check.deploy(bench, max(sizes), jobs)
+    res.raw["class_deploy"] = deployed
+    res.add(
+        f"`labrunner class solve setup`, {deployed['students']} local accounts (--jobs {jobs})",
+        f"{s(deployed['seconds'])} ({deployed['deployed']} deployed)",
+    )
+    for size in sizes:
+        figures = class_check.check(bench, size, jobs, [], runs)
+        res.raw.setdefault("class_check", {})[str(size)] = figures
+        wall = median(figures["seconds"])
+        target = "≤ 20 s" if size == 50 else ""
+        res.add(
+            f"`labrunner class check`, {size} local accounts (--jobs {jobs}, median of {runs})",
+            f"{s(wall)} ({wall / size:.2f} s per student; {summary_text(figures)})",
+            target,
+            (wall <= 20) if target else None,
+        )
+
+
+def bench_iam_overhead(bench: Bench, res: Results) -> None:
+    run = bench.run([sys.executable, str(BENCH / "iam_overhead.py"), "--json"])
+    f = json.loads(run.stdout.strip().splitlines()[-1])
+    res.raw["iam_overhead"] = f
+    res.add(
+        "local IAM: a new account's IAM backend (moto as shipped → shared, cloned)",
+        f"{ms(f['new_account_moto_s'])} → {f['new_account_shared_s'] * 1000:.1f} ms",
+    )
+    for label, cost in f.items():
+        if label.startswith("middleware: "):
+            res.add(f"local IAM middleware per request: {label.removeprefix('middleware: ')}", f"{cost * 1e6:.0f} µs")
+
+
+# -- output ---------------------------------------------------------------------------------------
+def table(res: Results, args: argparse.Namespace) -> str:
+    info = res.info
+    lines = [
+        f"Measured {info['date']} with `python bench/run.py{' --quick' if args.quick else ''}` on {info['machine']}; "
+        f"{info['os']}, Python {info['python']}, {info['versions']}. Load average (1/5/15 min) at start "
+        f"{info['load_start']}, at the end {info['load_end']}.",
+        "",
+        "| what | figure | target | |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r.what} | {r.figure} | {r.target} | {r.verdict} |" for r in res.rows]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(text: str) -> None:
+    readme = REPO / "README.md"
+    content = readme.read_text()
+    if README_START not in content or README_END not in content:
+        raise SystemExit(f"README.md has no {README_START} … {README_END} section to rewrite")
+    head, rest = content.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{text}{README_END}{tail}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run: one repeat, 5 uploads, a class of 10")
+    parser.add_argument("--repeat", type=int, help="repeats of the timed commands (default 3, quick 1)")
+    parser.add_argument("--class-jobs", type=int, default=4, help="class mode --jobs (labrunner's default: 4)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every raw figure as JSON")
+    parser.add_argument("--readme", action="store_true", help=f"rewrite README.md between {README_START} markers")
+    parser.add_argument("--keep-home", action="store_true", help="keep the private LABRUNNER_HOME (logs)")
+    args = parser.parse_args()
+    times = args.repeat or (1 if args.quick else 3)
+    sizes = [10] if args.quick else [10, 50]
+
+    home = Path(tempfile.mkdtemp(prefix="labrunner-bench-"))
+    bench = Bench(home, free_port())
+    os.environ.update(LABRUNNER_HOME=str(home), LABRUNNER_LOCAL_PORT=str(bench.port))
+    res = Results(info={**machine(), "load_start": load_average()}, rows=[], raw={})
+    say(f"private local AWS on port {bench.port}, LABRUNNER_HOME={home}")
+    started = time.perf_counter()
+    sections: list[tuple[str, Callable[[], Any]]] = [
+        ("--help", lambda: bench_help(bench, res, max(times, 5))),
+        ("server start", lambda: bench_server_start(bench, res, times)),
+        ("workload", lambda: bench_workload(bench, res, 5 if args.quick else 30, 2 if args.quick else 5)),
+        ("up and solve", lambda: bench_up_and_solve(bench, res)),
+    ]
+    check_wall = math.nan
+    try:
+        for name, section in sections:
+            say(f"— {name}")
+            section()
+        say("— check")
+        check_wall = bench_check(bench, res, times)
+        say("— aws-CLI script")
+        bench_aws_cli(bench, res, check_wall)
+        say("— reset")
+        bench_reset(bench, res)
+        say("— class mode")
+        bench_class(bench, res, sizes, args.class_jobs, 1 if args.quick else 2)
+        if not args.quick:
+            say("— local IAM layer")
+            bench_iam_overhead(bench, res)
+    finally:
+        bench.labrunner("local", "stop", check=False)
+        res.info["load_end"] = load_average()
+        if not args.keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    text = table(res, args)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"info": res.info, "rows": [asdict(r) for r in res.rows], **res.raw}, indent=1))
+    if args.readme:
+        update_readme(text)
+    return 0 if all(r.met is not False for r in res.rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
