@@ -9,10 +9,15 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.session import ClientFactory, OpenTarget
 from labrunner.aws.stack import StackInfo, StackMissing, Workload, describe_stack
+
+if TYPE_CHECKING:
+    from labrunner.model import Check
+    from labrunner.step import Step
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,50 @@ class _Shared:
     stack: StackInfo | None = None
     stack_loaded: bool = False
     memory: dict[str, Any] = field(default_factory=dict)
+    read_only_clients: ClientFactory | None = None  # one read-only factory: steps share clients and connections
+
+
+@dataclass
+class _Verdict:
+    done: threading.Event = field(default_factory=threading.Event)
+    checks: tuple[Check, ...] = ()
+    error: Exception | None = None
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Verdicts:
+    """Each step's verify runs once per check run; a second caller (extra.stack-secure re-uses the
+    lab 2-3 verdicts) gets the same checks, and the notes and data the step gave."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Verdict] = {}
+        self._lock = threading.Lock()
+
+    def of(self, step: Step, ctx: Context) -> tuple[Check, ...]:
+        with self._lock:
+            entry = self._entries.get(step.id)
+            owner = entry is None
+            if entry is None:
+                entry = self._entries[step.id] = _Verdict()
+        if owner:
+            sink = StepSink(ctx.note)  # the first caller sees the notes live
+            try:
+                entry.checks = tuple(step.verify(ctx.scoped(sink)))
+            except Exception as exc:
+                entry.error = exc
+            finally:
+                entry.notes, entry.data = sink.notes, sink.data
+                entry.done.set()
+        else:
+            entry.done.wait()
+            for message in entry.notes:
+                ctx.note(message)
+        for key, value in entry.data.items():
+            ctx.emit(key, value)
+        if entry.error is not None:
+            raise entry.error
+        return entry.checks
 
 
 class Context:
@@ -54,6 +103,7 @@ class Context:
         _clients: ClientFactory | None = None,
         _shared: _Shared | None = None,
         _sink: StepSink | None = None,
+        _verdicts: _Verdicts | None = None,
     ) -> None:
         self.target = target
         self.settings = settings
@@ -61,6 +111,7 @@ class Context:
         self._clients = _clients or target.clients(read_only=read_only)
         self._shared = _shared or _Shared()
         self._sink = _sink or StepSink()
+        self._verdicts = _verdicts
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -90,13 +141,37 @@ class Context:
         return self._clients.client(service, region)
 
     def read_only_twin(self) -> Context:
+        if self.read_only:
+            clients = self._clients
+        else:
+            with self._shared.lock:
+                if self._shared.read_only_clients is None:
+                    self._shared.read_only_clients = self._clients.twin(read_only=True)
+                clients = self._shared.read_only_clients
         return Context(
             self.target,
             self.settings,
             read_only=True,
-            _clients=self._clients if self.read_only else self._clients.twin(read_only=True),
+            _clients=clients,
             _shared=self._shared,
             _sink=self._sink,
+            _verdicts=self._verdicts,
+        )
+
+    def check_run(self) -> Context:
+        """A read-only context for one check run, which observes the account once: each step's
+        verdict is computed once (see verify_step), and identical reads go to AWS once. Clients a
+        caller gave a read-only context (e.g. a probe's refusing ones) are kept as they are."""
+        made_here = not self.read_only or self._clients is self._shared.read_only_clients
+        clients = self._clients.twin(read_only=True, read_cache=ReadCache()) if made_here else self._clients
+        return Context(
+            self.target,
+            self.settings,
+            read_only=True,
+            _clients=clients,
+            _shared=self._shared,
+            _sink=self._sink,
+            _verdicts=_Verdicts(),
         )
 
     def scoped(self, sink: StepSink) -> Context:
@@ -108,6 +183,7 @@ class Context:
             _clients=self._clients,
             _shared=self._shared,
             _sink=sink,
+            _verdicts=self._verdicts,
         )
 
     # -- the workload ---------------------------------------------------------------------
@@ -138,6 +214,12 @@ class Context:
         with self._shared.lock:
             self._shared.stack = None
             self._shared.stack_loaded = False
+
+    def verify_step(self, step: Step) -> tuple[Check, ...]:
+        """`step.verify` on this context; in a check run, computed once for every caller."""
+        if self._verdicts is None:
+            return tuple(step.verify(self))
+        return self._verdicts.of(step, self)
 
     # -- talking back ---------------------------------------------------------------------
     def note(self, message: str) -> None:

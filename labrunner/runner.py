@@ -87,13 +87,18 @@ class Runner:
         self.jobs = max(1, jobs)
         self._prereqs: dict[str, Future[StepResult]] = {}
         self._prereq_lock = threading.Lock()
+        self._check_view: Context | None = None  # during check(): the run's one read-only view
+
+    def _reader(self) -> Context:
+        """The read-only context verify gets: the check run's view, else a fresh read-only twin."""
+        return self._check_view or self.ctx.read_only_twin()
 
     # -- one step ---------------------------------------------------------------------------
     def _sink(self, step: Step) -> StepSink:
         return StepSink(lambda message: self.listener.step_note(step, message))
 
     def _verify_once(self, step: Step, ctx: Context) -> Outcome:
-        checks, exc, _ = _timed(lambda: tuple(step.verify(ctx)))
+        checks, exc, _ = _timed(lambda: ctx.verify_step(step))
         if exc is not None:
             return _describe_failure(exc)
         assert checks is not None
@@ -153,7 +158,7 @@ class Runner:
         sink = self._sink(step)
         self.listener.step_started(step, "verify")
         start = time.perf_counter()
-        outcome = self._verify_once(step, self.ctx.read_only_twin().scoped(sink))
+        outcome = self._verify_once(step, self._reader().scoped(sink))
         return self._result(step, outcome, time.perf_counter() - start, sink, None)
 
     def _solve_step(self, step: Step) -> StepResult:
@@ -189,7 +194,7 @@ class Runner:
                 future.set_result(self._skipped(required, blocker))
             else:
                 sink = StepSink()
-                outcome = self._verify_once(required, self.ctx.read_only_twin().scoped(sink))
+                outcome = self._verify_once(required, self._reader().scoped(sink))
                 future.set_result(self._result(required, outcome, 0.0, sink, None))
         return future.result()
 
@@ -231,10 +236,14 @@ class Runner:
 
         # FIFO submission in catalogue order: a step only ever waits on earlier ones, which
         # have already been picked up by a worker, so a bounded pool cannot deadlock.
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="check") as pool:
-            for step in steps:
-                done[step.id] = pool.submit(run, step)
-            results = [done[step.id].result() for step in steps]
+        self._check_view = self.ctx.check_run()
+        try:
+            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="check") as pool:
+                for step in steps:
+                    done[step.id] = pool.submit(run, step)
+                results = [done[step.id].result() for step in steps]
+        finally:
+            self._check_view = None
         return self._finish("check", steps, results, started, t0)
 
     def solve(self, steps: list[Step]) -> Report:

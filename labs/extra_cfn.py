@@ -32,6 +32,7 @@ from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultE
 from labrunner.aws.stack import StackInfo, partition
 from labrunner.context import Context
 from labrunner.discovery import load_labs_from
+from labrunner.lint import cfn_lint
 from labrunner.model import Check, Status, status_of
 from labrunner.step import Lab, Poll, Step
 
@@ -615,12 +616,10 @@ def audit_checks(audit: Audit) -> list[Check]:
 
 def lint_checks(text: str, region: str) -> list[Check]:
     """cfn-lint (errors and warnings; informational findings do not fail)."""
-    from cfnlint.api import ManualArgs, lint
-
-    matches = [m for m in lint(text, config=ManualArgs(regions=[region])) if m.rule.id[:1] in ("E", "W")]
+    matches = cfn_lint(text, region)
     if not matches:
         return [Check.ok("cfn-lint", "no errors or warnings")]
-    shown = "; ".join(f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches[:5])
+    shown = "; ".join(f"{m.rule} line {m.line}: {m.message}" for m in matches[:5])
     more = f" (+{len(matches) - 5} more)" if len(matches) > 5 else ""
     return [
         Check.fail(
@@ -654,7 +653,7 @@ def live_check(ctx: Context, step: Step, *, template_fixed: bool) -> Check:
     """
     name = f"{step.id} live"
     try:
-        checks = tuple(step.verify(ctx))
+        checks = ctx.verify_step(step)
     except Exception as exc:  # the step's own errors: reported, the others still run
         code = error_code(exc) or type(exc).__name__
         return Check.fail(name, f"{step.id} could not be checked ({code}: {exc})", step.hint)

@@ -45,13 +45,32 @@ def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
 
 TemplateLoader.add_multi_constructor("!", _cfn_tag)
 
+# The same loader on libyaml's parser when PyYAML has it: ten times faster, same result.
+_fast_loader: type[Any] | None = None
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _FastTemplateLoader(yaml.CSafeLoader):
+        pass
+
+    _FastTemplateLoader.add_multi_constructor("!", _cfn_tag)
+    _fast_loader = _FastTemplateLoader
+
+
+def _load_yaml(text: str) -> Any:
+    if _fast_loader is not None:
+        try:
+            return yaml.load(text, Loader=_fast_loader)
+        except yaml.YAMLError:
+            pass  # the pure-Python loader reports the error with the offending line quoted
+    return yaml.load(text, Loader=TemplateLoader)
+
 
 def load_template(body: str | Mapping[str, Any]) -> dict[str, Any]:
     """A template as a dict, from YAML or JSON text (or an already parsed body)."""
     if isinstance(body, Mapping):
         return dict(body)
     text = body.strip()
-    loaded = json.loads(text) if text.startswith("{") else yaml.load(text, Loader=TemplateLoader)
+    loaded = json.loads(text) if text.startswith("{") else _load_yaml(text)
     if not isinstance(loaded, dict):
         raise ValueError("a CloudFormation template must be a mapping")
     return loaded

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Literal, Protocol
 
 from labrunner.aws.policy import AccessRequest, Policy, PolicyParseError, Statement, parse_policy, who_may
@@ -83,6 +83,11 @@ class NamedPolicy:
         return self.source in ("role", "user", "group", "input")
 
     def statements(self) -> tuple[Statement, ...]:
+        return self._statements
+
+    @cached_property
+    def _statements(self) -> tuple[Statement, ...]:
+        """Parsed once per policy: naming offenders asks for every allowed evaluation."""
         try:
             return parse_policy(self.document).statements
         except PolicyParseError:
@@ -225,15 +230,39 @@ class Evaluator(Protocol):
         ...
 
 
+# A simulator call costs about as much as this many extra evaluations in one call: two batches are
+# asked as one (their cross product) when that evaluates at most this many pairs nobody asked for.
+MERGE_WASTE = 24
+
+
+def _merge_batches(batches: list[tuple[frozenset[str], frozenset[str]]]) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """Greedily merge the pair of batches whose cross product wastes least, while it wastes little."""
+    while len(batches) > 1:
+        best: tuple[int, int, int] | None = None
+        for i, (a1, r1) in enumerate(batches):
+            for j in range(i + 1, len(batches)):
+                a2, r2 = batches[j]
+                waste = len(a1 | a2) * len(r1 | r2) - len(a1) * len(r1) - len(a2) * len(r2)
+                if waste <= MERGE_WASTE and (best is None or waste < best[0]):
+                    best = (waste, i, j)
+        if best is None:
+            break
+        _, i, j = best
+        merged = (batches[i][0] | batches[j][0], batches[i][1] | batches[j][1])
+        batches = [b for k, b in enumerate(batches) if k not in (i, j)] + [merged]
+    return batches
+
+
 def _group_by_actions(requests: Iterable[Request]) -> list[tuple[list[str], list[str]]]:
     """Batches of (actions, resources) whose cross product covers the requests with few calls."""
     by_resource: dict[str, set[str]] = {}
     for action, resource in requests:
         by_resource.setdefault(resource, set()).add(action)
-    by_actions: dict[frozenset[str], list[str]] = {}
+    by_actions: dict[frozenset[str], set[str]] = {}
     for resource, actions in by_resource.items():
-        by_actions.setdefault(frozenset(actions), []).append(resource)
-    return [(sorted(actions), sorted(resources)) for actions, resources in by_actions.items()]
+        by_actions.setdefault(frozenset(actions), set()).add(resource)
+    batches = _merge_batches([(actions, frozenset(resources)) for actions, resources in by_actions.items()])
+    return [(sorted(actions), sorted(resources)) for actions, resources in batches]
 
 
 def _refs(raw: Sequence[Mapping[str, Any]]) -> tuple[StatementRef, ...]:

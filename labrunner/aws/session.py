@@ -23,7 +23,9 @@ from botocore.exceptions import (
 from botocore.loaders import Loader
 
 from labrunner import __version__
+from labrunner.aws import timestamps
 from labrunner.aws.errors import error_code, is_credentials_error
+from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
 from labrunner.errors import TargetError, UsageError
 
@@ -53,7 +55,7 @@ _loader_lock = threading.Lock()
 _loaders: list[Loader] = []
 
 
-def _shared_loader() -> Loader:
+def shared_loader() -> Loader:
     """One botocore data loader per process: service models and endpoints parsed once, not per session
     (a class of 50 students would otherwise parse the same JSON for every one of them)."""
     with _loader_lock:
@@ -65,9 +67,10 @@ def _shared_loader() -> Loader:
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
-    """boto3.Session(**kwargs), sharing the process's data loader."""
+    """boto3.Session(**kwargs), sharing the process's data loader, parsing timestamps fast."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _shared_loader())
+    core.register_component("data_loader", shared_loader())
+    timestamps.install(core)
     return boto3.Session(botocore_session=core, **kwargs)
 
 
@@ -90,13 +93,21 @@ class Identity:
 
 
 class ClientFactory:
-    """Creates and caches one client per service; optionally read-only."""
+    """Creates and caches one client per service; optionally read-only, optionally sharing identical reads."""
 
-    def __init__(self, session: boto3.Session, region: str, endpoint_url: str | None, read_only: bool) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        region: str,
+        endpoint_url: str | None,
+        read_only: bool,
+        read_cache: ReadCache | None = None,
+    ) -> None:
         self.session = session
         self.region = region
         self.endpoint_url = endpoint_url
         self.read_only = read_only
+        self.read_cache = read_cache
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -111,11 +122,13 @@ class ClientFactory:
                 )
                 if self.read_only:
                     make_read_only(cached)
+                if self.read_cache is not None:
+                    self.read_cache.attach(cached)
                 self._clients[key] = cached
             return cached
 
-    def twin(self, *, read_only: bool) -> ClientFactory:
-        return ClientFactory(self.session, self.region, self.endpoint_url, read_only)
+    def twin(self, *, read_only: bool, read_cache: ReadCache | None = None) -> ClientFactory:
+        return ClientFactory(self.session, self.region, self.endpoint_url, read_only, read_cache)
 
 
 @dataclass(frozen=True)
