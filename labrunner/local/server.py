@@ -14,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-from labrunner.local import moto_settings
+from labrunner.local import moto_settings, speedups
 
 HOST = "127.0.0.1"  # never anything else: the local AWS is for this machine only
 EXIT_PORT_IN_USE = 98
@@ -23,6 +23,7 @@ EXIT_PORT_IN_USE = 98
 def serve(port: int, *, quiet: bool = True) -> int:
     """Bind 127.0.0.1:port, install the fidelity layer and serve until SIGTERM/SIGINT."""
     moto_settings.apply()
+    speedups.apply()
     from werkzeug.serving import make_server
 
     from labrunner.local import fidelity
