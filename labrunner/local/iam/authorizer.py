@@ -27,6 +27,7 @@ from labrunner.aws.policy import (
     evaluate_resource_policy,
 )
 from labrunner.aws.policy.conditions import ContextValue
+from labrunner.local.faults.propagation import PROPAGATION
 from labrunner.local.iam.policies import find_role, iam_backend, policies_for
 
 __all__ = [
@@ -84,11 +85,13 @@ def authorize(
 
     `principal_arn` is a user ARN, a role ARN (meaning a session of that role) or an assumed-role
     ARN; `account_id` is the account the request is made in. The identity policies are read from
-    moto's IAM at call time, so policy changes take effect on the next request.
+    moto's IAM at call time, so policy changes take effect on the next request (or, with an IAM
+    propagation delay injected, N seconds later: labrunner/local/faults/propagation.py).
     """
     if _ROOT.match(principal_arn):
         return Decision("allowed")  # the account root user is not limited by identity policies
-    gathered = policies_for(principal_arn)
+    # A change IAM has not propagated yet is not enforced (fault injection; none by default).
+    gathered = PROPAGATION.enforced_policies(principal_arn) or policies_for(principal_arn)
     caller = caller_from(principal_arn)
     request = AccessRequest(
         action=action,
@@ -140,8 +143,11 @@ def authorize_assume_role(
     role = find_role(iam_backend(match["account"], match["partition"]), match["name"])
     if role is None:
         return Decision("implicitDeny", denied_by="resource-based policy")
+    trust_document = PROPAGATION.enforced_trust(match["account"], match["partition"], role.name)
     try:
-        trust_policy = Policy.of(role.assume_role_policy_document, "TrustPolicy", "resource", role_arn)
+        trust_policy = Policy.of(
+            trust_document or role.assume_role_policy_document, "TrustPolicy", "resource", role_arn
+        )
     except PolicyParseError:
         return Decision("implicitDeny", denied_by="resource-based policy")
     request = AccessRequest(

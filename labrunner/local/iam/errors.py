@@ -24,7 +24,7 @@ class ErrorResponse:
 
     @property
     def status_line(self) -> str:
-        reasons = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
+        reasons = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Slow Down"}
         return f"{self.status} {reasons.get(self.status, 'Error')}"
 
 
@@ -112,6 +112,21 @@ def access_denied(service: str, protocol: str, method: str, message: str) -> Err
         return _render(_Shape(403, "AccessDeniedException", message, "AccessDenied"), service, protocol, method)
     status = 403 if protocol == "rest-json" else 400
     return _render(_Shape(status, "AccessDeniedException", message), service, protocol, method)
+
+
+def throttling(service: str, protocol: str, method: str) -> ErrorResponse:
+    """AWS's throttling answer for the service (botocore retries each of these codes as throttling)."""
+    if service == "s3":
+        shape = _Shape(503, "SlowDown", "Please reduce your request rate.")
+    elif protocol == "rest-json":  # Lambda
+        shape = _Shape(429, "TooManyRequestsException", "Rate exceeded")
+    elif service in QUERY_COMPATIBLE:
+        shape = _Shape(400, "RequestThrottled", "Rate exceeded", "RequestThrottled")
+    elif protocol == "json":
+        shape = _Shape(400, "ThrottlingException", "Rate exceeded")
+    else:
+        shape = _Shape(400, "Throttling", "Rate exceeded")
+    return _render(shape, service, protocol, method)
 
 
 _INVALID = "The security token included in the request is invalid."

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labrunner.local.faults import lambda_cold_start
 from labrunner.local.lambda_runtime.credentials import RoleCredentials
 from labrunner.local.lambda_runtime.logs import FunctionLog, LogEvent
 from labrunner.local.lambda_runtime.spec import FunctionSpec
@@ -206,6 +207,8 @@ class Worker:
         request_id = str(uuid.uuid4())
         cold = self.invocations == 0
         self.invocations += 1
+        if cold:
+            lambda_cold_start()  # an injected cold start (fault injection; none by default)
         started = time.monotonic()
         deadline = started + spec.timeout_s
         request = {

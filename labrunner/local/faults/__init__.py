@@ -1,0 +1,154 @@
+"""Fault injection in the local AWS: what real AWS does to its clients that a local server does not.
+
+Every fault is off by default. Each starts at its environment variable (read when the server
+starts), can be changed while the server runs through GET/POST /_labrunner/faults, and goes back
+to the environment's value on POST /_labrunner/reset.
+
+- `throttle_rate` (LABRUNNER_FAULT_THROTTLE_RATE): the fraction, 0 to 1, of AWS requests refused
+  with the service's own throttling error: S3 `SlowDown` (503), query APIs (IAM, STS,
+  CloudFormation) `Throttling` (400), JSON APIs `ThrottlingException` (400), SQS
+  `RequestThrottled`, Lambda `TooManyRequestsException` (429). botocore retries them all.
+- `throttle_seed` (LABRUNNER_FAULT_THROTTLE_SEED, default 0): the seed of the throttling dice;
+  the same seed and the same order of requests throttle the same requests.
+- `throttle_burst` (LABRUNNER_FAULT_THROTTLE_BURST, default 1): at most this many throttles in
+  a row for one caller (access key) and operation, so a client that retries gets through.
+- `iam_delay_s` (LABRUNNER_FAULT_IAM_DELAY_S): an IAM permission change (inline or attached
+  policies, trust policy, boundary, group membership, policy version) is enforced N s later; the
+  policy simulator and Get/List calls show it at once, as on AWS.
+- `lambda_cold_start_s` (LABRUNNER_FAULT_LAMBDA_COLD_START_S): the first invocation on a new
+  Lambda worker (execution environment) waits N s before the handler runs.
+- `config_evaluation_delay_s` (LABRUNNER_CONFIG_EVALUATION_DELAY_S): AWS Config rules evaluate
+  N s after they are asked to.
+- `access_log_delay_s` (LABRUNNER_S3_ACCESS_LOG_DELAY_S): S3 server access logs arrive N s
+  after the requests.
+
+The last two are the delays of fidelity modules (labrunner/local/delays.py); the admin endpoint
+shows and sets them together with the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One fault setting: its admin name, environment variable and valid range."""
+
+    name: str
+    env_var: str
+    default: float = 0.0
+    maximum: float | None = None
+    integer: bool = False
+
+    def parse(self, raw: str, source: str) -> float:
+        """The value of `raw`, or ValueError naming `source` (the variable or the query parameter)."""
+        kind = "an integer" if self.integer else "a number"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{source} must be {kind}, not {raw!r}") from None
+        if self.integer and not value.is_integer():
+            raise ValueError(f"{source} must be {kind}, not {raw!r}")
+        if math.isnan(value) or value < 0 or (self.maximum is not None and value > self.maximum):
+            upper = f" and at most {self.maximum:g}" if self.maximum is not None else ""
+            raise ValueError(f"{source} must be at least 0{upper}, not {raw!r}")
+        return value
+
+    def from_environment(self) -> float:
+        raw = os.environ.get(self.env_var, "").strip()
+        return self.parse(raw, self.env_var) if raw else self.default
+
+
+THROTTLE_RATE = Setting("throttle_rate", "LABRUNNER_FAULT_THROTTLE_RATE", maximum=1.0)
+THROTTLE_SEED = Setting("throttle_seed", "LABRUNNER_FAULT_THROTTLE_SEED", integer=True)
+THROTTLE_BURST = Setting("throttle_burst", "LABRUNNER_FAULT_THROTTLE_BURST", default=1.0, integer=True)
+IAM_DELAY = Setting("iam_delay_s", "LABRUNNER_FAULT_IAM_DELAY_S")
+LAMBDA_COLD_START = Setting("lambda_cold_start_s", "LABRUNNER_FAULT_LAMBDA_COLD_START_S")
+SETTINGS = (THROTTLE_RATE, THROTTLE_SEED, THROTTLE_BURST, IAM_DELAY, LAMBDA_COLD_START)
+
+
+class Faults:
+    """The fault settings of this server process (thread-safe), with counters of what they did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = {s.name: s.from_environment() for s in SETTINGS}
+        self._counters: dict[str, int] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def value(self, setting: Setting) -> float:
+        with self._lock:
+            return self._values[setting.name]
+
+    def values(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._values)
+
+    def update(self, raw: Mapping[str, str]) -> None:
+        """Change some settings at once: all are valid, or none changes (ValueError)."""
+        by_name = {s.name: s for s in SETTINGS}
+        parsed: dict[str, float] = {}
+        for name, text in raw.items():
+            setting = by_name.get(name)
+            if setting is None:
+                raise ValueError(f"unknown fault setting {name!r}")
+            parsed[name] = setting.parse(text, name)
+        self._replace(parsed)
+
+    def restore(self) -> None:
+        """Back to the environment's values, counters cleared (POST /_labrunner/reset)."""
+        self._replace({s.name: s.from_environment() for s in SETTINGS})
+        with self._lock:
+            self._counters.clear()
+
+    def _replace(self, values: Mapping[str, float]) -> None:
+        with self._lock:
+            self._values.update(values)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change (e.g. to re-seed the throttling dice)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def count(self, counter: str, n: int = 1) -> None:
+        with self._lock:
+            self._counters[counter] = self._counters.get(counter, 0) + n
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+
+FAULTS = Faults()
+
+
+def lambda_cold_start() -> None:
+    """Wait out the injected cold start of a new Lambda worker (none by default)."""
+    seconds = FAULTS.value(LAMBDA_COLD_START)
+    if seconds > 0:
+        FAULTS.count("lambda_cold_starts")
+        time.sleep(seconds)
+
+
+def configure(endpoint_url: str, **values: float) -> dict[str, Any]:
+    """Client side: change fault settings of a running server (POST /_labrunner/faults)."""
+    from labrunner.local import admin
+
+    return admin.call(endpoint_url, "POST", "faults", **{name: str(value) for name, value in values.items()})
+
+
+def status(endpoint_url: str) -> dict[str, Any]:
+    """Client side: a running server's fault settings and counters (GET /_labrunner/faults)."""
+    from labrunner.local import admin
+
+    return admin.call(endpoint_url, "GET", "faults")
