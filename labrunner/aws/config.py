@@ -347,10 +347,31 @@ def evaluations(config: Any, rule_name: str) -> dict[str, Evaluation]:
             return found
 
 
+class _EvaluationRunning(Exception):
+    """Config said an evaluation of the rules is already running (raised out of botocore's retries)."""
+
+
+_RUNNING_CODES = ("LimitExceededException", "ResourceInUseException")
+
+
+def _stop_retrying_a_running_evaluation(response: Any = None, **_: Any) -> None:
+    """botocore retries LimitExceededException as throttling (seven more tries, ~30 s of backoff);
+    from StartConfigRulesEvaluation it means "already running": there is nothing to wait for."""
+    if response is not None and response[1].get("Error", {}).get("Code") in _RUNNING_CODES:
+        raise _EvaluationRunning
+
+
 def start_evaluation(config: Any, rule_names: list[str]) -> bool:
     """Ask Config to re-evaluate the rules now. False when an evaluation is already running."""
+    config.meta.events.register_first(
+        "needs-retry.config-service.StartConfigRulesEvaluation",
+        _stop_retrying_a_running_evaluation,
+        unique_id="labrunner-config-evaluation-running",
+    )
     try:
         config.start_config_rules_evaluation(ConfigRuleNames=rule_names)
+    except _EvaluationRunning:
+        return False
     except ClientError as exc:
         # AWS allows one evaluation per rule at a time (LimitExceeded / ResourceInUse meanwhile).
         if is_code(exc, "LimitExceededException", "ResourceInUseException"):

@@ -33,9 +33,12 @@ TargetKind = Literal["local", "aws"]
 DEFAULT_REGION = "us-east-1"
 ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
 
-# Throttling on real AWS is retried with jitter, adaptively (Sceptre's lesson).
+# Throttling on real AWS is retried with jittered exponential backoff (Sceptre's lesson), in the
+# "standard" mode AWS recommends. Not "adaptive": its client-side rate limiter slows every later
+# call of the client after one throttle (measured under injected throttling: solve of every lab
+# 49 s instead of 15 s, check 11 s instead of 3 s, for the same 22 throttles).
 CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
+    retries={"mode": "standard", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=90,
     user_agent_extra=f"labrunner/{__version__}",
