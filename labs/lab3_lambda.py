@@ -46,6 +46,7 @@ from labrunner.aws.pipeline import (
     Upload,
     item_for,
     newest_uploads,
+    parse_time,
     pipeline_check,
     record_problems,
     upload_file,
@@ -60,6 +61,8 @@ PIPELINE_FILE = "Pride and Permissions.txt"
 DEMO_DENIED_FILE = "A Tale of Two Regions.txt"
 DEMO_RESTORED_FILE = "Twenty Thousand Requests Under the Sea.txt"
 DENIED_PATTERN = '"AccessDeniedException"'
+# Our clock against AWS's (S3 event times, log timestamps) when relating an upload to its effect.
+CLOCK_SKEW = timedelta(seconds=2)
 # AWS's wording of a denial, as the function's runtime logs it (SPEC §6.3).
 _DENIAL = re.compile(
     r"User: (?P<principal>arn:[\w-]+:sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/\s]+)/(?P<session>\S+))"
@@ -140,6 +143,14 @@ def _put_item_denials(ctx: Context, since: datetime | None = None) -> list[Denia
         for d in find_denials(ctx.client("logs"), workload.log_group, since)
         if d.role == workload.role and d.action.lower() == "dynamodb:putitem"
     ]
+
+
+def _recorded_since(ctx: Context, key: str, since: datetime) -> bool:
+    """Has the table recorded an upload of `key` made at `since` (or later)?"""
+    workload = ctx.workload()
+    item = item_for(ctx.client("dynamodb"), workload.table, key) or {}
+    created = parse_time(next(iter(item.get("CreatedTime", {}).values()), None))
+    return created is not None and created >= since - CLOCK_SKEW
 
 
 def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
@@ -563,8 +574,9 @@ class AccessDenied(Step):
         Then edit the policy back to dynamodb:PutItem, upload another file and see its item.
     """
     automation = f"""
-        Swaps PutItem for GetItem in DynamoDbPutItemOnly, uploads {DEMO_DENIED_FILE} (again every
-        15 s while IAM propagates) until the function logs the AccessDeniedException, restores the
+        Swaps PutItem for GetItem in DynamoDbPutItemOnly, uploads {DEMO_DENIED_FILE} (again while
+        IAM propagates: 5 s after an upload still recorded, else every 15 s) until the function logs
+        the AccessDeniedException, restores the
         policy (always, even if waiting failed), uploads {DEMO_RESTORED_FILE} and waits for its item.
         Skipped when the log already shows the demo and the pipeline works again.
     """
@@ -573,6 +585,9 @@ class AccessDenied(Step):
     denial_poll = Poll(deadline_s=150, interval_s=1)  # upload → AccessDenied in the log
     record_poll = Poll(deadline_s=150, interval_s=1)  # restore → a new upload recorded
     reupload_s = 15.0  # while IAM propagates, a first upload may still be processed under the old policy
+    # An upload seen processed under the old policy (recorded while GetItem should deny it; denied
+    # after PutItem was restored) is repeated this soon: IAM has not propagated the change yet.
+    retry_gap_s = 5.0
 
     def _demo_done(self, ctx: Context) -> bool:
         denials = _put_item_denials(ctx)
@@ -595,22 +610,33 @@ class AccessDenied(Step):
         found: Callable[[], T | None],
         *,
         not_before: datetime | None = None,
+        missed: Callable[[str, datetime], bool] | None = None,
     ) -> T:
-        """Upload `file` (again every reupload_s) until `found` sees its effect; uploads wait for a
+        """Upload `file` until `found` sees its effect: again every reupload_s, or retry_gap_s after
+        an upload that `missed(key, uploaded_at)` says was processed without it. Uploads wait for a
         second later than `not_before`, since an upload in the same second proves nothing."""
         workload = ctx.workload()
         s3 = ctx.client("s3")
-        last_upload = [0.0]
+        last: list[tuple[float, str, datetime]] = []  # the last upload: monotonic time, key, wall time
+
+        def due() -> bool:
+            if not last:
+                return True
+            waited = time.monotonic() - last[-1][0]
+            if waited >= self.reupload_s:
+                return True
+            return missed is not None and waited >= self.retry_gap_s and missed(last[-1][1], last[-1][2])
 
         def probe() -> T | None:
             hit = found()
             if hit is not None:
                 return hit
             too_soon = not_before is not None and not _after(datetime.now(UTC), not_before)
-            if not too_soon and time.monotonic() - last_upload[0] >= self.reupload_s:
+            if not too_soon and due():
+                uploaded_at = datetime.now(UTC)
                 key = upload_file(s3, workload.bucket, paths.sample_files_dir() / file)
                 ctx.note(f"uploaded {key!r}")
-                last_upload[0] = time.monotonic()
+                last.append((time.monotonic(), key, uploaded_at))
             return None
 
         return _wait(ctx, poll, what, probe)
@@ -648,6 +674,7 @@ class AccessDenied(Step):
                 "the AccessDeniedException in the function's log",
                 DEMO_DENIED_FILE,
                 lambda: next(iter(_put_item_denials(ctx, since=started)), None),
+                missed=lambda key, at: _recorded_since(ctx, key, at),
             )
             ctx.note(
                 f"{denial.time:%H:%M:%S} the function's log: {denial.principal} is not authorized to perform: "
@@ -679,6 +706,7 @@ class AccessDenied(Step):
                 ctx, max(restored_at, last_denial, *(d.time for d in _put_item_denials(ctx, started)))
             ),
             not_before=restored_at,
+            missed=lambda _key, at: bool(_put_item_denials(ctx, since=at - CLOCK_SKEW)),
         )
         ctx.note(f"{upload.key!r} is recorded again: the pipeline works")
         return True
