@@ -14,6 +14,25 @@ def reason_of(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# moto's codes for "that resource does not exist".
+_GONE_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NoSuchBucket",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NotFoundException",
+    }
+)
+
+
+def already_gone(exc: BaseException) -> bool:
+    """Did a delete fail because the resource no longer exists (deleted outside CloudFormation)?"""
+    code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
+    return isinstance(code, str) and code.rsplit("#", 1)[-1] in _GONE_CODES  # DynamoDB's have a prefix
+
+
 class ResourceFailed(Exception):
     """A resource could not be created, updated or deleted; the stack operation fails."""
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from labrunner.local.cfn.errors import ResourceFailed, reason_of
+from labrunner.local.cfn.errors import ResourceFailed, already_gone, reason_of
 from labrunner.local.cfn.graph import dependencies, dependents, references, unresolved
 from labrunner.local.cfn.state import forget, physical_id_of, record
 
@@ -158,10 +158,11 @@ def delete_resource(resource_map: Any, logical_id: str, resource_json: dict[str,
         if resource is not None and not isinstance(resource, str):
             resource_map._delete_resource(resource, resource_json)
     except Exception as exc:
-        reason = reason_of(exc)
-        if stack is not None:
-            record(stack, logical_id, resource_type, "DELETE_FAILED", reason=reason)
-        raise ResourceFailed(logical_id, reason) from exc
+        if not already_gone(exc):  # one deleted outside CloudFormation counts as deleted, as on AWS
+            reason = reason_of(exc)
+            if stack is not None:
+                record(stack, logical_id, resource_type, "DELETE_FAILED", reason=reason)
+            raise ResourceFailed(logical_id, reason) from exc
     resource_map._parsed_resources.pop(logical_id, None)
     if stack is not None:
         record(stack, logical_id, resource_type, "DELETE_COMPLETE")
