@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from labrunner.model import Report
 
 FORMATS = ("text", "json", "junit", "markdown")
+STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")  # CloudFormation's rule for stack names
 TARGETS = ("local", "aws")
 
 DESCRIPTION = """\
@@ -154,6 +156,11 @@ def local_port(args: argparse.Namespace) -> int:
     return int(port)
 
 
+def one_line(message: str) -> str:
+    """An error message on one line (a plugin's exception text may span several)."""
+    return " / ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -181,8 +188,11 @@ def open_context(args: argparse.Namespace) -> Context:
     if wait_scale <= 0:
         raise UsageError(f"--wait-scale must be positive, not {wait_scale}")
     stack_name = str(_opt(args, "stack_name", "immersion"))
-    if not stack_name or len(stack_name) > 128:
-        raise UsageError(f"--stack-name {stack_name!r} is not a valid stack name")
+    if not STACK_NAME.fullmatch(stack_name):
+        raise UsageError(
+            f"--stack-name {stack_name!r} is not a valid stack name (a letter, then letters, digits or "
+            "hyphens, at most 128 characters)"
+        )
     target = open_target(spec, notify=_stderr)
     return Context(target, Settings(stack_name=stack_name, wait_scale=wait_scale))
 
@@ -346,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabrunnerError as exc:
         if debug:
             raise
-        _stderr(f"labrunner: {exc}")
+        _stderr(f"labrunner: {one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         _stderr("labrunner: interrupted")
@@ -354,5 +364,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        _stderr(f"labrunner: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        detail = one_line(str(exc))
+        _stderr(f"labrunner: internal error: {type(exc).__name__}: {detail} (run with --debug for the traceback)")
         return 2

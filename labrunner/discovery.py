@@ -64,7 +64,8 @@ def _load_module(path: Path) -> ModuleType:
 
 def load_labs_from(directory: Path) -> list[Lab]:
     if not directory.is_dir():
-        raise UsageError(f"labs directory {directory} does not exist")
+        problem = "is not a directory" if directory.exists() else "does not exist"
+        raise UsageError(f"labs directory {directory} {problem}")
     labs: list[Lab] = []
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):

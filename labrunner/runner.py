@@ -21,6 +21,7 @@ from labrunner.aws.readonly import ReadOnlyViolation
 from labrunner.aws.stack import ResourceMissing, StackMissing
 from labrunner.context import Context, StepSink
 from labrunner.discovery import Catalogue
+from labrunner.errors import LabrunnerError
 from labrunner.events import Listener
 from labrunner.model import Check, Report, Status, StepResult, status_of
 from labrunner.step import Step
@@ -55,7 +56,10 @@ def _describe_failure(exc: BaseException) -> Outcome:
         return Outcome((check,), Status.FAIL, exc.hint)
     code = error_code(exc)
     if code in NOT_FOUND_CODES:
-        hint = "A workload resource is gone: redeploy it (`labrunner up`) or restore it in the console."
+        hint = (
+            "A workload resource is gone (deleted outside CloudFormation, which does not recreate it): restore it "
+            "as the template defines it, or remove the stack (`labrunner reset`) and deploy it again (`labrunner up`)."
+        )
         check = Check.fail("workload present", f"{code} calling {operation_of(exc)}", hint)
         return Outcome((check,), Status.FAIL, hint)
     if is_access_denied(exc):
@@ -75,6 +79,8 @@ def _timed(fn: Callable[[], T]) -> tuple[T | None, BaseException | None, float]:
     start = time.perf_counter()
     try:
         return fn(), None, time.perf_counter() - start
+    except LabrunnerError:
+        raise  # the command cannot run as asked (e.g. a template file is missing): one line, exit 2
     except Exception as exc:
         return None, exc, time.perf_counter() - start
 

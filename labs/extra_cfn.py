@@ -77,7 +77,9 @@ CHANGE_SET_PREFIX = "labrunner-secure-"
 def template_path() -> Path:
     """The hardened template to check and deploy: $LABRUNNER_SECURE_TEMPLATE, else the bundled one."""
     override = os.environ.get(TEMPLATE_ENV)
-    return Path(override) if override else paths.template(SECURE_TEMPLATE)
+    # Not paths.template(), which refuses a missing file: a missing hardened template is the
+    # student's unmet step (extra.template-secure fails with a hint), not a broken installation.
+    return Path(override) if override else paths.content_root() / SECURE_TEMPLATE
 
 
 # -- intrinsic functions ---------------------------------------------------------------------

@@ -29,7 +29,22 @@ LAB_LOGICAL_IDS = (
 )
 GOOD_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 STACK_TAGS = [{"Key": "labrunner:lab", "Value": "immersion"}]
+# CloudFormation does not delete a stack whose bucket still holds objects: a half-done deletion
+# is repaired by a clean removal and a new deployment.
+REDEPLOY = (
+    "`labrunner reset` removes the half-deleted stack (emptying its buckets) and what the labs added, then "
+    "`labrunner up` deploys the workload again"
+)
 PROBE_FILE = "The Lighthouse Keeper's Log.txt"
+DEFAULT_STACK = "immersion"
+
+
+def missing_stack_hint(name: str) -> str:
+    """For a stack name given with --stack-name: a typo is as likely as a workload not deployed."""
+    return (
+        f"Check the name given with --stack-name (CloudFormation → Stacks lists yours), or deploy the "
+        f"workload under that name: `labrunner up --stack-name {name}`."
+    )
 
 
 class Stack(Step):
@@ -70,7 +85,11 @@ class Stack(Step):
         if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"):
             ctx.note(f"stack {name} is {status}; deleting it to create it again")
             cfn.delete_stack(StackName=name)
-            wait_for_stack(cfn, name, ctx.note)
+            if wait_for_stack(cfn, name, ctx.note) != "DELETE_COMPLETE":
+                # E.g. a student's half-done deletion: a bucket still holds objects. Emptying it is
+                # not solve's call (it would destroy data); verify says how to go on.
+                ctx.note(f"stack {name} cannot be deleted ({first_failure_reason(cfn, name)})")
+                return False
         body = paths.template().read_text()
         ctx.note(f"creating stack {name} from {paths.template().name}")
         started = time.time() - 1
@@ -88,12 +107,25 @@ class Stack(Step):
     def verify(self, ctx: Context) -> Iterable[Check]:
         info = ctx.find_stack()
         if info is None:
-            yield Check.fail("stack exists", f"there is no stack named {ctx.stack_name!r}", self.hint)
+            yield Check.fail(
+                "stack exists",
+                f"there is no stack named {ctx.stack_name!r} in {ctx.region}",
+                self.hint if ctx.stack_name == DEFAULT_STACK else missing_stack_hint(ctx.stack_name),
+            )
             return
         if info.status.endswith("_IN_PROGRESS"):
             yield Check.waiting("stack complete", f"stack {info.name} is {info.status}", "Wait for it to finish.")
             return
         if info.status not in GOOD_STATUSES:
+            cfn = ctx.client("cloudformation")
+            if info.status == "DELETE_FAILED":
+                yield Check.fail(
+                    "stack complete",
+                    f"stack {info.name} is half deleted (DELETE_FAILED: {first_failure_reason(cfn, info.name)})",
+                    f"{REDEPLOY}. (By hand: empty the bucket named in the stack's Events "
+                    "tab, delete the stack again, then deploy it.)",
+                )
+                return
             yield Check.fail(
                 "stack complete",
                 f"stack {info.name} is {info.status}",

@@ -15,6 +15,7 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     EndpointConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -192,6 +193,8 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
                 )
     except ProfileNotFound as exc:
         raise TargetError(f"AWS profile {spec.profile!r} not found in your AWS config") from exc
+    except PartialCredentialsError as exc:
+        raise TargetError(f"incomplete AWS credentials: {exc}") from exc
     role_arn = spec.role_arn
     if spec.account:
         if not (len(spec.account) == 12 and spec.account.isdigit()):
@@ -213,6 +216,10 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         raise TargetError(f"cannot reach the AWS endpoint: {exc}") from exc
     except NoRegionError as exc:
         raise TargetError("no AWS region: use --region or set AWS_DEFAULT_REGION") from exc
+    except InvalidRegionError as exc:
+        raise UsageError(f"{region!r} is not an AWS region name (such as us-east-1): check --region") from exc
+    except ValueError as exc:  # botocore's "Invalid endpoint: …" (a malformed AWS_ENDPOINT_URL)
+        raise TargetError(f"cannot use the AWS endpoint: {exc}") from exc
     except ClientError as exc:
         if is_credentials_error(exc):
             raise TargetError(f"the AWS credentials were refused ({error_code(exc)}); refresh or replace them") from exc

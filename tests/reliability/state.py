@@ -232,16 +232,23 @@ def _cloudtrail(trail: Any) -> list[Any]:
     return sorted((e["EventId"], e["EventName"]) for e in events)
 
 
+ADMIN = boto3.Session(
+    aws_access_key_id=identity.ADMIN_ACCESS_KEY,
+    aws_secret_access_key=identity.ADMIN_SECRET_KEY,
+    region_name=identity.DEFAULT_REGION,
+)
+_CLIENTS: dict[tuple[boto3.Session, str, str], Any] = {}
+
+
 def account_state(endpoint: Endpoint, session: boto3.Session | None = None) -> dict[str, Any]:
     """Everything in the account (the admin's, or the session's), read through the APIs."""
-    session = session or boto3.Session(
-        aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-        aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-        region_name=identity.DEFAULT_REGION,
-    )
+    session = session or ADMIN
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint.url)
+        key = (session, endpoint.url, service)
+        if key not in _CLIENTS:  # made once: a state is read many times per test
+            _CLIENTS[key] = session.client(service, endpoint_url=endpoint.url)
+        return _CLIENTS[key]
 
     return {
         "s3": _s3(client("s3")),
