@@ -30,8 +30,10 @@ FAULTS = {
     "config_evaluation_delay_s": 1.5,
     "access_log_delay_s": 1.5,
 }
-# Steps whose evidence AWS delivers asynchronously (access logs, Config evaluations).
+# Steps whose evidence AWS delivers late (access logs within hours, Config evaluations within minutes).
 DELIVERED_LATER = frozenset({"lab2.logs-delivered", "lab4.noncompliance", "lab4.remediated"})
+# … and those whose evidence is the function's processing of an upload (within seconds).
+PROCESSED_LATER = frozenset({"setup.pipeline", "lab3.pipeline", "lab3.access-denied"})
 
 
 def verdicts(*args: str) -> tuple[int, dict[str, str]]:
@@ -57,8 +59,8 @@ def test_solve_and_check_under_faults_reach_the_verdicts_of_a_fault_free_run(
     assert code == 0
     early = {step: status for step, status in checked.items() if status != fault_free_check[step]}
     # Right after solve, AWS may not have delivered what the last changes caused (extra credit
-    # moves the access logs to a new bucket): pending, never fail.
-    assert set(early.values()) <= {"pending"} and set(early) <= DELIVERED_LATER, early
+    # moves the access logs to a new bucket, and uploads a file): pending, never fail.
+    assert set(early.values()) <= {"pending"} and set(early) <= DELIVERED_LATER | PROCESSED_LATER, early
     deadline = time.monotonic() + 30
     while checked != fault_free_check and time.monotonic() < deadline:
         time.sleep(1)
