@@ -11,6 +11,7 @@ not (each caller then asks AWS itself).
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,14 +31,11 @@ class _Entry:
     answer: tuple[Any, dict[str, Any]] | None = None  # (http response, parsed)
 
 
-def _copy(value: Any) -> Any:
-    """A copy of a parsed answer: its dicts and lists are new, the leaves (str, datetime …) shared.
-    (copy.deepcopy costs ten times more; a caller may change the answer it gets.)"""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a parsed answer (a caller may change the answer it gets). Parsed answers hold
+    only plain data, which a pickle round trip copies several times faster than copy.deepcopy."""
+    copied: dict[str, Any] = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return copied
 
 
 def _cacheable(http: Any, parsed: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from botocore.loaders import Loader
 from labrunner import __version__
 from labrunner.aws import timestamps
 from labrunner.aws.errors import error_code, is_credentials_error
+from labrunner.aws.model_cache import CachingJSONFileLoader
 from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
 from labrunner.errors import TargetError, UsageError
@@ -66,7 +67,7 @@ def shared_loader() -> Loader:
         if not _loaders:
             extra = botocore.session.get_session().get_config_variable("data_path") or ""
             paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
-            _loaders.append(Loader(extra_search_paths=paths))
+            _loaders.append(Loader(extra_search_paths=paths, file_loader=CachingJSONFileLoader()))
         return _loaders[0]
 
 
