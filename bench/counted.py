@@ -38,7 +38,7 @@ def _counting_create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def main() -> int:
     out = Path(sys.argv[1])
-    botocore.session.Session.create_client = _counting_create_client  # type: ignore[method-assign]
+    botocore.session.Session.create_client = _counting_create_client
     from labrunner.cli import main as labrunner
 
     started = time.perf_counter()
