@@ -1,4 +1,4 @@
-"""The one place that turns a target into a boto3 session and makes clients (SPEC §2)."""
+"""The one place that turns a target into a session and makes clients (SPEC §2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
@@ -48,14 +47,6 @@ CLIENT_CONFIG = Config(
 PREFLIGHT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=30)
 
 
-class _UniquePaths(list[str]):
-    """boto3 appends its data path to the loader on every new session; once is enough."""
-
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
-
-
 _loader_lock = threading.Lock()
 _loaders: list[Loader] = []
 
@@ -66,17 +57,52 @@ def shared_loader() -> Loader:
     with _loader_lock:
         if not _loaders:
             extra = botocore.session.get_session().get_config_variable("data_path") or ""
-            paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
+            paths = [os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p]
             _loaders.append(Loader(extra_search_paths=paths, file_loader=CachingJSONFileLoader()))
         return _loaders[0]
 
 
-def new_session(**kwargs: Any) -> boto3.Session:
-    """boto3.Session(**kwargs), sharing the process's data loader, parsing timestamps fast."""
-    core = botocore.session.get_session()
-    core.register_component("data_loader", shared_loader())
-    timestamps.install(core)
-    return boto3.Session(botocore_session=core, **kwargs)
+class Session:
+    """The part of boto3.Session that labrunner uses, on botocore alone: importing boto3 also
+    imports s3transfer (a tenth of a second of every command), and no resource API is used."""
+
+    def __init__(
+        self,
+        *,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        region_name: str | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        core = botocore.session.Session(profile=profile_name)
+        core.register_component("data_loader", shared_loader())
+        timestamps.install(core)
+        if profile_name is not None:
+            core.get_scoped_config()  # raises ProfileNotFound now, as Session does
+        if aws_access_key_id or aws_secret_access_key or aws_session_token:
+            core.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+        if region_name:
+            core.set_config_variable("region", region_name)
+        self._core = core
+
+    @property
+    def region_name(self) -> str | None:
+        region = self._core.get_config_variable("region")
+        return str(region) if region else None
+
+    def get_credentials(self) -> Any:
+        return self._core.get_credentials()
+
+    def client(
+        self, service: str, *, region_name: str | None = None, endpoint_url: str | None = None, config: Any = None
+    ) -> Any:
+        return self._core.create_client(service, region_name=region_name, endpoint_url=endpoint_url, config=config)
+
+
+def new_session(**kwargs: Any) -> Session:
+    """A session sharing the process's data loader, parsing timestamps fast."""
+    return Session(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,7 @@ class ClientFactory:
 
     def __init__(
         self,
-        session: boto3.Session,
+        session: Session,
         region: str,
         endpoint_url: str | None,
         read_only: bool,
@@ -119,7 +145,7 @@ class ClientFactory:
     def client(self, service: str, region: str | None = None) -> Any:
         """`region`: another region than the target's (e.g. us-east-1, where IAM's CloudTrail events are)."""
         key = service if region is None or region == self.region else f"{service}@{region}"
-        with self._lock:  # boto3 sessions are not thread-safe; clients are
+        with self._lock:  # sessions are not thread-safe; clients are
             cached = self._clients.get(key)
             if cached is None:
                 cached = self.session.client(
@@ -139,7 +165,7 @@ class ClientFactory:
 @dataclass(frozen=True)
 class OpenTarget:
     kind: TargetKind
-    session: boto3.Session
+    session: Session
     region: str
     endpoint_url: str | None
     identity: Identity
@@ -148,7 +174,7 @@ class OpenTarget:
         return ClientFactory(self.session, self.region, self.endpoint_url, read_only)
 
 
-def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[boto3.Session, str, str]:
+def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Session, str, str]:
     from labrunner.local import lifecycle, state
 
     port = spec.local_port or state.default_port()
@@ -164,7 +190,7 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[bot
     return session, region, endpoint.url
 
 
-def _assume(session: boto3.Session, region: str, endpoint_url: str | None, role_arn: str) -> boto3.Session:
+def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: str) -> Session:
     sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=PREFLIGHT_CONFIG)
     try:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"labrunner-{__version__}")["Credentials"]

@@ -50,8 +50,8 @@ def apply() -> None:
             return
         import botocore.session
 
-        botocore.session.create_loader = sharing(botocore.session.create_loader)  # type: ignore[attr-defined]
+        botocore.session.create_loader = sharing(botocore.session.create_loader)
         from moto import backends
 
-        backends.list_of_moto_modules = cached(backends.list_of_moto_modules)  # type: ignore[assignment]
+        backends.list_of_moto_modules = cached(backends.list_of_moto_modules)
         _applied.append(True)
