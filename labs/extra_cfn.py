@@ -16,9 +16,9 @@ from labrunner.aws.cfn import deployed_template, first_failure_reason, load_temp
 from labrunner.aws.errors import error_code
 from labrunner.aws.iam import (
     LAMBDA_SERVICE,
-    CustomPolicySimulator,
     LabResources,
     NamedPolicy,
+    StaticEvaluator,
     admin_checks,
     basic_execution_checks,
     dynamodb_least_privilege_checks,
@@ -556,7 +556,12 @@ def _managed_source(arn: str) -> str:
 
 
 def role_checks(audit: Audit) -> list[Check]:
-    """Lab 3's semantic checks, on the template's role policies, through IAM's policy simulator."""
+    """Lab 3's semantic checks, on the template's role policies.
+
+    A template is a document, not a principal: its policies are judged by the same evaluator the
+    local AWS enforces with (labrunner.aws.policy; tests/aws/test_iam_checks.py holds it to IAM's
+    simulator), client-side — no dozen simulator round trips for a static file. The live role of
+    the deployed stack is still judged by IAM's simulator (extra.stack-secure re-uses lab 3)."""
     names = audit.names
     res = LabResources(
         account=names.account,
@@ -567,7 +572,7 @@ def role_checks(audit: Audit) -> list[Check]:
         function=names.name_of("MetadataLambda"),
     )
     trust, inline, managed = role_policies(audit)
-    evaluator = CustomPolicySimulator(audit.iam, inline + managed)
+    evaluator = StaticEvaluator(inline + managed)
     found = [
         *trust_policy_checks(trust, role=res.role_name),
         *admin_checks(evaluator, res, managed),
