@@ -293,7 +293,16 @@ def run_class_command(args: argparse.Namespace) -> int:
         if args.action == "reset":
             results = _reset_class(run, students, args)
         else:
-            results = run.map(students, lambda student: run.grade(student, args.action, steps))
+            from labrunner.class_workers import grade_in_processes, process_count
+
+            processes = process_count(args.jobs, len(students))
+            if processes > 1:
+                labs_dirs = list(_opt(args, "labs_dir", []))
+                results = grade_in_processes(
+                    run, students, args.action, steps, labs_dirs=labs_dirs, processes=processes
+                )
+            else:
+                results = run.map(students, lambda student: run.grade(student, args.action, steps))
     finally:
         board.stop()
     report = ClassReport(

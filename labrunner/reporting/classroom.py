@@ -73,17 +73,13 @@ class _StudentListener(Listener):
         self.name = name
 
     def run_started(self, command: str, steps: list[Step]) -> None:
-        self.board.update(self.name, lambda row: setattr(row, "total", len(steps)))
+        self.board.steps_total(self.name, len(steps))
 
     def step_started(self, step: Step, phase: str) -> None:
-        self.board.update(self.name, lambda row: row.running.add(step.id))
+        self.board.step_running(self.name, step.id)
 
     def step_finished(self, result: StepResult) -> None:
-        def record(row: _Row) -> None:
-            row.running.discard(result.id)
-            row.statuses[result.id] = result.status
-
-        self.board.update(self.name, record)
+        self.board.step_done(self.name, result.id, result.status)
 
 
 class ClassBoard:
@@ -119,6 +115,19 @@ class ClassBoard:
 
     def listener(self, name: str) -> Listener:
         return _StudentListener(self, name)
+
+    def steps_total(self, name: str, total: int) -> None:
+        self.update(name, lambda row: setattr(row, "total", total))
+
+    def step_running(self, name: str, step_id: str) -> None:
+        self.update(name, lambda row: row.running.add(step_id))
+
+    def step_done(self, name: str, step_id: str, status: Status) -> None:
+        def record(row: _Row) -> None:
+            row.running.discard(step_id)
+            row.statuses[step_id] = status
+
+        self.update(name, record)
 
     def planned(self, name: str, plan: Plan) -> None:
         self.phase(name, f"planned: {len(plan.deletions)} to delete, {len(plan.kept)} kept")
