@@ -49,13 +49,11 @@ def probe(port: int, timeout: float = 0.5) -> dict[str, Any] | None:
         return None
     except ValueError:
         raise LocalServerError(
-            f"port {port} on {HOST} is used by another program; "
-            "choose another port with --port or LABRUNNER_LOCAL_PORT"
+            f"port {port} on {HOST} is used by another program; choose another port with --port or LABRUNNER_LOCAL_PORT"
         ) from None
     if not isinstance(body, dict) or body.get("service") != "labrunner-local":
         raise LocalServerError(
-            f"port {port} on {HOST} is used by another program; "
-            "choose another port with --port or LABRUNNER_LOCAL_PORT"
+            f"port {port} on {HOST} is used by another program; choose another port with --port or LABRUNNER_LOCAL_PORT"
         )
     return body
 
@@ -103,9 +101,7 @@ def start(port: int) -> tuple[Endpoint, bool]:
             return Endpoint(url=f"http://{HOST}:{port}", port=port, pid=proc.pid), True
         time.sleep(0.05)
     proc.kill()
-    raise LocalServerError(
-        f"the local AWS server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}"
-    )
+    raise LocalServerError(f"the local AWS server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
 def stop(port: int, timeout: float = 15.0) -> bool:
