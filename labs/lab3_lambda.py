@@ -358,6 +358,19 @@ class BasicExecution(Step):
         return basic_execution_checks(_simulator(ctx, role), _resources(ctx), role.policies)
 
 
+def _write_inline_policy(ctx: Context, name: str, wanted: Mapping[str, Any], grants: str) -> bool:
+    """Make the role's inline policy `name` exactly `wanted` (what the lab's console steps create)."""
+    role = _role(ctx)
+    current = role.inline_named(name)
+    if current is not None and same_document(current.document, wanted):
+        ctx.note(f"{name} already allows only {grants}")
+        return False
+    response = ctx.client("iam").put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(wanted))
+    ctx.note(f"wrote the inline policy {name} ({grants})")
+    _changed(ctx, f"PutRolePolicy ({name}), this run", response)
+    return True
+
+
 class DynamoDbLeastPrivilege(Step):
     id = "lab3.dynamodb-least-privilege"
     title = "The role may PutItem on the metadata table, and nothing else in DynamoDB"
@@ -386,18 +399,8 @@ class DynamoDbLeastPrivilege(Step):
     poll = Poll(deadline_s=30, interval_s=2)
 
     def apply(self, ctx: Context) -> bool:
-        role = _role(ctx)
         wanted = lab_dynamodb_policy(_resources(ctx).table_arn())
-        current = role.inline_named(LAB_DYNAMODB_POLICY)
-        if current is not None and same_document(current.document, wanted):
-            ctx.note(f"{LAB_DYNAMODB_POLICY} already allows only PutItem on the table")
-            return False
-        response = ctx.client("iam").put_role_policy(
-            RoleName=role.name, PolicyName=LAB_DYNAMODB_POLICY, PolicyDocument=json.dumps(wanted)
-        )
-        ctx.note(f"wrote the inline policy {LAB_DYNAMODB_POLICY} (dynamodb:PutItem on the table)")
-        _changed(ctx, f"PutRolePolicy ({LAB_DYNAMODB_POLICY}), this run", response)
-        return True
+        return _write_inline_policy(ctx, LAB_DYNAMODB_POLICY, wanted, "dynamodb:PutItem on the table")
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         role = _role(ctx)
@@ -431,18 +434,8 @@ class SqsLeastPrivilege(Step):
     poll = Poll(deadline_s=30, interval_s=2)
 
     def apply(self, ctx: Context) -> bool:
-        role = _role(ctx)
         wanted = lab_sqs_policy(_resources(ctx).queue_arn())
-        current = role.inline_named(LAB_SQS_POLICY)
-        if current is not None and same_document(current.document, wanted):
-            ctx.note(f"{LAB_SQS_POLICY} already allows only the three SQS actions on the queue")
-            return False
-        response = ctx.client("iam").put_role_policy(
-            RoleName=role.name, PolicyName=LAB_SQS_POLICY, PolicyDocument=json.dumps(wanted)
-        )
-        ctx.note(f"wrote the inline policy {LAB_SQS_POLICY} ({', '.join(SQS_REQUIRED)} on the queue)")
-        _changed(ctx, f"PutRolePolicy ({LAB_SQS_POLICY}), this run", response)
-        return True
+        return _write_inline_policy(ctx, LAB_SQS_POLICY, wanted, f"{', '.join(SQS_REQUIRED)} on the queue")
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         role = _role(ctx)
