@@ -47,6 +47,15 @@ CLIENT_CONFIG = Config(
 PREFLIGHT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=30)
 
 
+class _UniquePaths(list[str]):
+    """boto3 (which moto uses in the local server) appends its data path to the loader on every new
+    session; with one shared loader the list would grow for ever. Once is enough."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 _loader_lock = threading.Lock()
 _loaders: list[Loader] = []
 
@@ -57,7 +66,7 @@ def shared_loader() -> Loader:
     with _loader_lock:
         if not _loaders:
             extra = botocore.session.get_session().get_config_variable("data_path") or ""
-            paths = [os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p]
+            paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
             _loaders.append(Loader(extra_search_paths=paths, file_loader=CachingJSONFileLoader()))
         return _loaders[0]
 
