@@ -26,7 +26,7 @@ from labrunner.aws.iam import (
     sqs_least_privilege_checks,
     trust_policy_checks,
 )
-from labrunner.aws.pipeline import upload_file
+from labrunner.aws.pipeline import upload_after
 from labrunner.aws.policy import AccessRequest, PolicyParseError, caller_from, evaluate_resource_policy
 from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultEncryption, log_bucket_encryption_problem
 from labrunner.aws.stack import StackInfo, partition
@@ -799,7 +799,11 @@ class StackSecure(Step):
             raise RuntimeError(f"stack {info.name} ended {final}: {first_failure_reason(cfn, info.name)}")
         ctx.refresh()
         bucket = ctx.workload().bucket
-        key = upload_file(ctx.client("s3"), bucket, paths.sample_files_dir() / PROBE_FILE)
+        # The update changed the role's permissions: lab3.pipeline accepts only an upload in a later
+        # second than that change, and the stack's last event is no earlier than it.
+        events = cfn.describe_stack_events(StackName=info.name)["StackEvents"]  # newest first
+        updated = max(e["Timestamp"] for e in events)
+        key = upload_after(ctx.client("s3"), bucket, paths.sample_files_dir() / PROBE_FILE, updated)
         ctx.note(f"uploaded {key!r} to s3://{bucket} to prove the pipeline works with the hardened stack")
         return True
 

@@ -45,10 +45,12 @@ from labrunner.aws.pipeline import (
     DELIVERY_GRACE,
     Upload,
     item_for,
+    later_second,
     newest_uploads,
     parse_time,
     pipeline_check,
     record_problems,
+    upload_after,
     upload_file,
 )
 from labrunner.context import Context
@@ -158,7 +160,7 @@ def _recorded_upload_after(ctx: Context, since: datetime) -> Upload | None:
     workload = ctx.workload()
     s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
     for upload in newest_uploads(s3, workload.bucket, limit=5):
-        if not _after(upload.last_modified, since):
+        if not later_second(upload.last_modified, since):
             break
         if not record_problems(item_for(dynamodb, workload.table, upload.key), workload.bucket, upload):
             return upload
@@ -188,12 +190,6 @@ def _last_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
     here = ctx.memory.get(_change_key(role.name))
     recorded = _last_recorded_change(ctx, role)
     return max(recorded, here) if here is not None else recorded
-
-
-def _after(uploaded: datetime, changed: datetime) -> bool:
-    """Was an upload made after a change? Both clocks have whole seconds only, so an upload in the
-    same second as the change proves nothing: it must fall in a later second."""
-    return uploaded.replace(microsecond=0) > changed.replace(microsecond=0)
 
 
 def _last_recorded_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
@@ -480,15 +476,7 @@ class Pipeline(Step):
         if _recorded_upload_after(ctx, changed_at) is not None:
             ctx.note("an upload made after the role's last permission change is already recorded")
             return False
-        s3 = ctx.client("s3")
-        deadline = time.monotonic() + 10
-        while True:
-            key = upload_file(s3, workload.bucket, paths.sample_files_dir() / PIPELINE_FILE)
-            uploaded = s3.head_object(Bucket=workload.bucket, Key=key)["LastModified"]
-            # S3 and IAM keep whole seconds: an upload in the change's own second proves nothing.
-            if _after(uploaded, changed_at) or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
+        key = upload_after(ctx.client("s3"), workload.bucket, paths.sample_files_dir() / PIPELINE_FILE, changed_at)
         ctx.note(f"uploaded {key!r} to s3://{workload.bucket}")
         return True
 
@@ -518,7 +506,7 @@ class Pipeline(Step):
             return
         changed_at, what = _last_change(ctx, role)
         newest = newest_uploads(ctx.client("s3"), workload.bucket, limit=1)[0]
-        if _after(newest.last_modified, changed_at):
+        if later_second(newest.last_modified, changed_at):
             yield Check.ok(
                 "uploaded with the current permissions",
                 f"{newest.key!r} was uploaded {newest.last_modified:%H:%M:%S} UTC, after the role's last "
@@ -624,7 +612,7 @@ class AccessDenied(Step):
             hit = found()
             if hit is not None:
                 return hit
-            too_soon = not_before is not None and not _after(datetime.now(UTC), not_before)
+            too_soon = not_before is not None and not later_second(datetime.now(UTC), not_before)
             if not too_soon and due():
                 uploaded_at = datetime.now(UTC)
                 key = upload_file(s3, workload.bucket, paths.sample_files_dir() / file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,3 +117,21 @@ def upload_file(s3: Any, bucket: str, path: Path, key: str | None = None) -> str
     key = key or path.name
     s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/plain")
     return key
+
+
+def later_second(moment: datetime, than: datetime) -> bool:
+    """Is `moment` provably after `than`? AWS keeps whole seconds (S3 LastModified, IAM and
+    CloudFormation times), so a moment in the same second proves nothing: it must fall in a later one."""
+    return moment.replace(microsecond=0) > than.replace(microsecond=0)
+
+
+def upload_after(s3: Any, bucket: str, path: Path, after: datetime, *, patience_s: float = 10) -> str:
+    """Upload `path` so that its LastModified falls in a later second than `after` (e.g. a permission
+    change), re-uploading for up to `patience_s` while S3 still stamps the same second."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        key = upload_file(s3, bucket, path)
+        uploaded = s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+        if later_second(uploaded, after) or time.monotonic() > deadline:
+            return key
+        time.sleep(0.25)

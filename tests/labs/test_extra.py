@@ -143,10 +143,16 @@ def test_stack_never_updated_fails(deployed: Context) -> None:
 @pytest.fixture
 def secured(deployed: Context) -> Context:
     report = run(deployed, "solve", ["extra"])
-    assert statuses(report) == dict.fromkeys(EXTRA, Status.PASS), report
+    unmet = {c.name: c.detail for s in report.steps for c in s.checks if not c.passed}
+    assert statuses(report) == dict.fromkeys(EXTRA, Status.PASS), unmet
     notes = step(report, "extra.stack-secure").notes
     assert any(n.startswith("change set ") for n in notes), notes
     assert any("Add AccessLogsBucket" in n for n in notes), notes
+    # The probe upload proves the pipeline under the new permissions only if it is in a later second.
+    events = deployed.client("cloudformation").describe_stack_events(StackName=deployed.stack().name)["StackEvents"]
+    s3 = deployed.client("s3")
+    probe = s3.head_object(Bucket=deployed.workload().bucket, Key=extra_module().PROBE_FILE)["LastModified"]
+    assert probe.replace(microsecond=0) > max(e["Timestamp"] for e in events).replace(microsecond=0)
     deployed.refresh()
     return deployed
 
