@@ -319,7 +319,9 @@ class BasicExecution(Step):
         flowing (AU-12), narrow policies (next steps) give the rest (AC-6). Passes when the role may
         CreateLogGroup, CreateLogStream and PutLogEvents on /aws/lambda/<function> (from any
         policy: the detail says which, and the lab's name) and no hand-written (inline or customer
-        managed) policy grants DynamoDB or SQS wholesale (e.g. DeleteTable on another table).
+        managed) policy grants DynamoDB or SQS wholesale (e.g. DeleteTable on another table), nor
+        more of CloudWatch Logs than writing: a function that may delete or expire log groups can
+        erase the record of what it did.
     """
     console = """
         IAM → Roles → the stack's MetadataLambdaRole → Permissions → select the inline policy

@@ -838,7 +838,30 @@ def basic_execution_checks(evaluator: Evaluator, res: LabResources, policies: Se
         checks.append(
             Check.ok("no hand-written wildcard policy", "no inline or customer policy grants DynamoDB or SQS wholesale")
         )
+    checks.append(_logs_write_only_check(evaluator, res))
     return checks
+
+
+def _logs_write_only_check(evaluator: Evaluator, res: LabResources) -> Check:
+    """The function writes its logs and nothing more: a role that may delete or expire log groups can
+    erase the record of what it did (AU-9). As above, only hand-written policies count."""
+    group, other = res.log_group_arn, f"arn:{res.partition}:logs:{res.region}:{res.account}:log-group:{PROBE}"
+    probes = [
+        ("logs:DeleteLogGroup", group),
+        ("logs:DeleteLogStream", f"{group}:log-stream:{PROBE}"),
+        ("logs:PutRetentionPolicy", group),
+        ("logs:DeleteLogGroup", other),
+    ]
+    found = [o for o in offenders(evaluator, evaluator.evaluate(probes).values()) if o.source != "aws-managed"]
+    if found:
+        return Check.fail(
+            "logs: write only",
+            "the function could erase its own audit trail: " + "; ".join(o.describe() for o in found),
+            removal_hint(res.role_name, found)
+            + f" {BASIC_EXECUTION_POLICY} already allows what the function needs (CreateLogGroup, CreateLogStream, "
+            "PutLogEvents).",
+        )
+    return Check.ok("logs: write only", "no inline or customer policy lets the role delete or expire log groups")
 
 
 def _least_privilege(

@@ -142,6 +142,11 @@ def _basic_detached(iam: Any, w: Workload) -> None:
     iam.detach_role_policy(RoleName=w.role, PolicyArn=BASIC)
 
 
+def _logs_wildcard(iam: Any, w: Workload) -> None:
+    doc = _doc({"Effect": "Allow", "Action": "logs:*", "Resource": "*"})
+    iam.put_role_policy(RoleName=w.role, PolicyName="FunctionLogs", PolicyDocument=doc)
+
+
 def _one_renamed_policy(iam: Any, w: Workload) -> None:
     iam.delete_role_policy(RoleName=w.role, PolicyName="DynamoDbPutItemOnly")
     iam.delete_role_policy(RoleName=w.role, PolicyName="RetrieveSqsMessages")
@@ -204,6 +209,13 @@ CASES: dict[str, tuple[Mutation, dict[str, Status], str, str]] = {
         {"lab3.basic-execution": FAIL},
         "lab3.basic-execution",
         "logs:CreateLogGroup",
+    ),
+    # Basic execution covers the logs; logs:* also lets the function delete its own audit trail (AU-9).
+    "logs-wildcard": (
+        _logs_wildcard,
+        {"lab3.basic-execution": FAIL},
+        "lab3.basic-execution",
+        "DeleteLogGroup",
     ),
 }
 
