@@ -184,3 +184,16 @@ def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context) -
     assert "undone by the next stack update" in findings["deployed template carries the fixes"]
     live_fixed = [s.id for s in report.steps if s.status is Status.PASS]
     assert not [name for name in findings if name.removesuffix(" live") in live_fixed]
+
+
+def test_an_upload_before_the_stack_update_does_not_prove_the_pipeline(deployed: Context) -> None:
+    """The update rewrites the role's policies (CloudTrail records CloudFormation's IAM calls): the
+    setup upload, made under the old permissions, no longer proves the least-privilege pipeline."""
+    cfn = deployed.client("cloudformation")
+    name = deployed.stack().name
+    cfn.update_stack(StackName=name, TemplateBody=SECURE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
+    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    deployed.refresh()
+    findings = failed(deployed, "lab3.pipeline")
+    assert list(findings) == ["uploaded with the current permissions"], findings
+    assert "predates the role's last permission change" in findings["uploaded with the current permissions"]

@@ -81,3 +81,57 @@ def test_time_window_paging_and_region(fresh_server: Endpoint, admin_session: bo
     with pytest.raises(ClientError) as info:
         cloudtrail.lookup_events(LookupAttributes=source * 2)
     assert info.value.response["Error"]["Code"] == "InvalidLookupAttributesException"
+
+
+ROLE_STACK = """
+Parameters:
+  Action: {Type: String}
+  Managed: {Type: String}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: stack-role
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+      ManagedPolicyArns: [!Ref Managed]
+      Policies:
+        - PolicyName: Queue
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement: [{Effect: Allow, Action: !Ref Action, Resource: "*"}]
+"""
+
+
+def test_role_changes_made_by_a_stack_update_are_recorded(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+    """CloudFormation changes a role with IAM calls that CloudTrail records (invoked by CloudFormation);
+    lab 3 dates the role's last permission change from them."""
+    cfn = _client(admin_session, fresh_server, "cloudformation")
+    cloudtrail = _client(admin_session, fresh_server, "cloudtrail")
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    readonly = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+    def apply(operation: Any, action: str, managed: str) -> None:
+        parameters = [
+            {"ParameterKey": "Action", "ParameterValue": action},
+            {"ParameterKey": "Managed", "ParameterValue": managed},
+        ]
+        operation(
+            StackName="roles", TemplateBody=ROLE_STACK, Parameters=parameters, Capabilities=["CAPABILITY_NAMED_IAM"]
+        )
+        waiter = "stack_create_complete" if operation == cfn.create_stack else "stack_update_complete"
+        cfn.get_waiter(waiter).wait(StackName="roles", WaiterConfig={"Delay": 1})
+
+    apply(cfn.create_stack, "sqs:ReceiveMessage", basic)
+    created = _events(cloudtrail, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": "stack-role"}])
+    apply(cfn.update_stack, "sqs:DeleteMessage", readonly)
+    events = _events(cloudtrail, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": "stack-role"}])
+    new = [e for e in events if e["EventId"] not in {c["EventId"] for c in created}]
+    assert sorted(e["EventName"] for e in new) == ["AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy"]
+    put = json.loads(next(e for e in new if e["EventName"] == "PutRolePolicy")["CloudTrailEvent"])
+    assert put["userIdentity"] == {"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}
+    assert put["requestParameters"]["roleName"] == "stack-role"
+    assert "sqs:DeleteMessage" in put["requestParameters"]["policyDocument"]
+    detach = json.loads(next(e for e in new if e["EventName"] == "DetachRolePolicy")["CloudTrailEvent"])
+    assert detach["requestParameters"]["policyArn"] == basic

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from labrunner.local.cfn.models import policy_text
+from labrunner.local.fidelity.cloudtrail_event_history import record_service_call
 from labrunner.local.hooks import ServerHooks
 
 DEFAULT_SESSION_S = 3600
@@ -30,37 +31,50 @@ def _inline(properties: dict[str, Any]) -> dict[str, str]:
     return {p["PolicyName"]: policy_text(p["PolicyDocument"]) for p in properties.get("Policies") or []}
 
 
-def sync_policies(backend: Any, role: Any, properties: dict[str, Any]) -> None:
+def _recorded(account: str, name: str, **params: str) -> None:
+    """CloudTrail records the IAM calls CloudFormation makes for a stack (lab 3 reads them)."""
+    record_service_call(account, name, params, "cloudformation.amazonaws.com")
+
+
+def sync_policies(backend: Any, role: Any, properties: dict[str, Any], account: str) -> None:
     """Make the role's inline and managed policies exactly those of the template."""
     wanted = _inline(properties)
     for name in list(role.policies):
         if name not in wanted:
             backend.delete_role_policy(role.name, name)
+            _recorded(account, "DeleteRolePolicy", RoleName=role.name, PolicyName=name)
     for name, document in wanted.items():
         if role.policies.get(name) != document:
             backend.put_role_policy(role.name, name, document)
+            _recorded(account, "PutRolePolicy", RoleName=role.name, PolicyName=name, PolicyDocument=document)
     managed = list(dict.fromkeys(properties.get("ManagedPolicyArns") or []))
     for arn in list(role.managed_policies):
         if arn not in managed:
             backend.detach_role_policy(arn, role.name)
+            _recorded(account, "DetachRolePolicy", RoleName=role.name, PolicyArn=arn)
     for arn in managed:
         if arn not in role.managed_policies:
             backend.attach_role_policy(arn, role.name)
+            _recorded(account, "AttachRolePolicy", RoleName=role.name, PolicyArn=arn)
 
 
-def sync_settings(backend: Any, role: Any, properties: dict[str, Any]) -> None:
+def sync_settings(backend: Any, role: Any, properties: dict[str, Any], account: str) -> None:
     """Trust policy, description, session duration, boundary and tags, as in the template."""
     trust = policy_text(properties["AssumeRolePolicyDocument"])
     if trust != role.assume_role_policy_document:
         backend.update_assume_role_policy(role.name, trust)
+        _recorded(account, "UpdateAssumeRolePolicy", RoleName=role.name, PolicyDocument=trust)
     backend.update_role(
         role.name, properties.get("Description", ""), properties.get("MaxSessionDuration", DEFAULT_SESSION_S)
     )
     boundary = properties.get("PermissionsBoundary")
     if boundary:
-        backend.put_role_permissions_boundary(role.name, boundary)
+        if boundary != role.permissions_boundary_arn:
+            backend.put_role_permissions_boundary(role.name, boundary)
+            _recorded(account, "PutRolePermissionsBoundary", RoleName=role.name, PermissionsBoundary=boundary)
     elif role.permissions_boundary_arn:
         backend.delete_role_permissions_boundary(role.name)
+        _recorded(account, "DeleteRolePermissionsBoundary", RoleName=role.name)
     tags = properties.get("Tags") or []
     keys = {t["Key"] for t in tags}
     stale = [t["Key"] for t in role.tags if t["Key"] not in keys]
@@ -91,7 +105,7 @@ def create_role(
         max_session_duration=properties.get("MaxSessionDuration", DEFAULT_SESSION_S),
     )
     try:
-        sync_policies(backend, role, properties)
+        sync_policies(backend, role, properties, account_id)
     except Exception:
         delete_role(cls, role.name, cloudformation_json, account_id, region_name)
         raise
@@ -115,8 +129,8 @@ def update_role(
         delete_role(cls, original_resource.name, cloudformation_json, account_id, region_name)
         return replacement
     backend = _backend(account_id, region_name)
-    sync_settings(backend, original_resource, properties)
-    sync_policies(backend, original_resource, properties)
+    sync_settings(backend, original_resource, properties, account_id)
+    sync_policies(backend, original_resource, properties, account_id)
     return original_resource
 
 

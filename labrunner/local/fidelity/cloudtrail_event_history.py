@@ -12,7 +12,8 @@ error and records nothing, so this module:
   attribute (EventName, EventSource, ResourceName, ResourceType, Username, EventId, ReadOnly,
   AccessKeyId), StartTime/EndTime, MaxResults (≤ 50) and NextToken, newest first.
 
-Events made through CloudFormation are not recorded: moto's CloudFormation calls IAM in-process.
+moto's CloudFormation calls IAM in-process, past this middleware: the stack's role changes are
+recorded by `record_service_call` (from cfn_iam_role), with invokedBy cloudformation.amazonaws.com.
 """
 
 from __future__ import annotations
@@ -130,24 +131,40 @@ def _lower_camel(name: str) -> str:
 def _record(
     name: str, params: dict[str, str], owner: credentials.KeyOwner, access_key: str, error: str | None
 ) -> tuple[Event, str]:
+    identity_type = {"user": "IAMUser", "assumed-role": "AssumedRole", "root": "Root"}.get(owner.kind, "Unknown")
+    identity: dict[str, Any] = {
+        "type": identity_type,
+        "arn": owner.arn,
+        "accountId": owner.account,
+        "accessKeyId": access_key,
+        **({"userName": owner.user_name} if owner.user_name else {}),
+    }
+    username = owner.user_name or owner.arn.rsplit("/", 1)[-1]
+    event = _event(name, params, identity, account=owner.account, username=username, access_key=access_key, error=error)
+    return event, owner.account
+
+
+def _event(
+    name: str,
+    params: dict[str, str],
+    identity: dict[str, Any],
+    *,
+    account: str,
+    username: str,
+    access_key: str,
+    error: str | None,
+) -> Event:
     now = datetime.now(UTC).replace(microsecond=0)  # AWS's eventTime has whole seconds
     event_id = str(uuid.uuid4())
     request = {_lower_camel(k): v for k, v in params.items() if k not in ("Action", "Version") and "." not in k}
-    identity_type = {"user": "IAMUser", "assumed-role": "AssumedRole", "root": "Root"}.get(owner.kind, "Unknown")
     record: dict[str, Any] = {
         "eventVersion": "1.09",
-        "userIdentity": {
-            "type": identity_type,
-            "arn": owner.arn,
-            "accountId": owner.account,
-            "accessKeyId": access_key,
-            **({"userName": owner.user_name} if owner.user_name else {}),
-        },
+        "userIdentity": identity,
         "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "iam.amazonaws.com",
         "eventName": name,
         "awsRegion": IAM_EVENTS_REGION,
-        "sourceIPAddress": "127.0.0.1",
+        "sourceIPAddress": identity.get("invokedBy", "127.0.0.1"),
         "requestParameters": request,
         "responseElements": None,
         "requestID": str(uuid.uuid4()),
@@ -155,15 +172,20 @@ def _record(
         "readOnly": False,
         "eventType": "AwsApiCall",
         "managementEvent": True,
-        "recipientAccountId": owner.account,
+        "recipientAccountId": account,
         "eventCategory": "Management",
     }
     if error:
         record["errorCode"] = error
     resources = tuple((kind, params[key]) for key, kind in _RESOURCE_PARAMS.items() if params.get(key))
-    username = owner.user_name or owner.arn.rsplit("/", 1)[-1]
-    event = Event(event_id, name, now, username, access_key, resources, json.dumps(record))
-    return event, owner.account
+    return Event(event_id, name, now, username, access_key, resources, json.dumps(record))
+
+
+def record_service_call(account: str, name: str, params: dict[str, str], service: str) -> None:
+    """Record an IAM change a service made in-process (CloudFormation updating a stack's role), as AWS
+    records the calls a service makes for you: invokedBy names the service."""
+    identity = {"type": "AWSService", "invokedBy": service}
+    HISTORY.add(account, _event(name, params, identity, account=account, username=service, access_key="", error=None))
 
 
 def _read_form(environ: dict[str, Any]) -> dict[str, str]:
