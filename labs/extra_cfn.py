@@ -14,18 +14,17 @@ from typing import Any
 from labrunner import paths
 from labrunner.aws.cfn import deployed_template, first_failure_reason, load_template, wait_for_stack
 from labrunner.aws.errors import error_code
-from labrunner.aws.iam import (
-    LAMBDA_SERVICE,
-    LabResources,
-    NamedPolicy,
-    StaticEvaluator,
+from labrunner.aws.iam.checks import (
     admin_checks,
     basic_execution_checks,
     dynamodb_least_privilege_checks,
-    managed_policy_document,
     sqs_least_privilege_checks,
     trust_policy_checks,
 )
+from labrunner.aws.iam.evaluators import StaticEvaluator
+from labrunner.aws.iam.names import LAMBDA_SERVICE
+from labrunner.aws.iam.resources import LabResources
+from labrunner.aws.iam.roles import NamedPolicy, managed_policy_document
 from labrunner.aws.pipeline import upload_after
 from labrunner.aws.policy import AccessRequest, PolicyParseError, caller_from, evaluate_resource_policy
 from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultEncryption, log_bucket_encryption_problem

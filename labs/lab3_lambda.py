@@ -16,31 +16,27 @@ from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.errors import error_code
-from labrunner.aws.iam import (
+from labrunner.aws.iam.changes import iam_events_region, last_permission_change
+from labrunner.aws.iam.checks import (
+    admin_checks,
+    basic_execution_checks,
+    dynamodb_least_privilege_checks,
+    sqs_least_privilege_checks,
+    trust_policy_checks,
+)
+from labrunner.aws.iam.evaluators import PrincipalSimulator
+from labrunner.aws.iam.lab_policies import lab_dynamodb_policy, lab_sqs_policy, lambda_only_trust_policy, same_document
+from labrunner.aws.iam.names import (
     ADMIN_POLICY_NAMES,
     DYNAMODB_REQUIRED,
     LAB_DYNAMODB_POLICY,
     LAB_SQS_POLICY,
     LAB_WILDCARD_POLICY,
     SQS_REQUIRED,
-    LabResources,
-    PrincipalSimulator,
-    RolePolicies,
-    admin_checks,
     basic_execution_arn,
-    basic_execution_checks,
-    dynamodb_least_privilege_checks,
-    iam_events_region,
-    lab_dynamodb_policy,
-    lab_sqs_policy,
-    lambda_only_trust_policy,
-    last_permission_change,
-    policy_document,
-    read_role,
-    same_document,
-    sqs_least_privilege_checks,
-    trust_policy_checks,
 )
+from labrunner.aws.iam.resources import LabResources
+from labrunner.aws.iam.roles import RolePolicies, policy_document, read_role
 from labrunner.aws.pipeline import (
     DELIVERY_GRACE,
     Upload,

@@ -12,21 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from labrunner.aws.iam import (
-    CustomPolicySimulator,
-    Evaluator,
-    LabResources,
-    NamedPolicy,
-    StaticEvaluator,
-    dynamodb_least_privilege_checks,
-    lab_sqs_policy,
-    lambda_only_trust_policy,
-    parse_simulation,
-    probe_requests,
-    same_document,
-    sqs_least_privilege_checks,
-    trust_policy_checks,
-)
+from labrunner.aws.iam.checks import dynamodb_least_privilege_checks, sqs_least_privilege_checks, trust_policy_checks
+from labrunner.aws.iam.evaluators import CustomPolicySimulator, Evaluator, StaticEvaluator, parse_simulation
+from labrunner.aws.iam.lab_policies import lab_sqs_policy, lambda_only_trust_policy, same_document
+from labrunner.aws.iam.resources import LabResources, probe_requests
+from labrunner.aws.iam.roles import NamedPolicy
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Check, status_of
 

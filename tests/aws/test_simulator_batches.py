@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from labrunner.aws.iam import MERGE_WASTE, LabResources, _group_by_actions, admin_probes, probe_requests
+from labrunner.aws.iam.checks import admin_probes
+from labrunner.aws.iam.evaluators import MERGE_WASTE, _group_by_actions
+from labrunner.aws.iam.resources import LabResources, probe_requests
 
 
 def covered(batches: list[tuple[list[str], list[str]]]) -> set[tuple[str, str]]:
