@@ -12,7 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from labrunner.context import Context
 from labrunner.local import identity, lifecycle
+from labrunner.model import Status
+from tests.helpers import local_context, run, statuses
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,3 +91,18 @@ def local_env(local_server: lifecycle.Endpoint, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AWS_DEFAULT_REGION", identity.DEFAULT_REGION)
     monkeypatch.setenv("LABRUNNER_LOCAL_PORT", str(local_server.port))
     return local_server
+
+
+@pytest.fixture
+def ctx(fresh_server: lifecycle.Endpoint, local_env: lifecycle.Endpoint) -> Context:
+    """A context on a wiped local server (nothing deployed), default account."""
+    return local_context(fresh_server)
+
+
+@pytest.fixture
+def deployed(ctx: Context) -> Context:
+    """A context whose account holds the freshly deployed, working workload (`labrunner up`)."""
+    report = run(ctx, "solve", ["setup"])
+    assert statuses(report) == {"setup.stack": Status.PASS, "setup.pipeline": Status.PASS}, report
+    ctx.refresh()
+    return ctx
