@@ -204,6 +204,18 @@ def test_a_differently_named_equivalent_log_bucket_passes_and_says_so(deployed: 
     assert lab_log_bucket_name(deployed.suffix) in passed_detail(report, "lab2.log-bucket")
 
 
+def test_a_log_bucket_made_with_aws_defaults_is_private_and_encrypted(deployed: Context) -> None:
+    """Since 2023 a new bucket blocks public access, disables ACLs and encrypts by default: a student
+    who only adds the delivery policy has a good log bucket."""
+    s3, name = deployed.client("s3"), f"plain-logs-{deployed.account_id}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_policy(Bucket=name, Policy=delivery_policy(name, upload_bucket(deployed), deployed.account_id))
+    log_to(deployed, name)
+    report = check(deployed)
+    assert statuses(report)["lab2.log-bucket"] is Status.PASS, failed_detail(report, "lab2.log-bucket")
+    assert "all four Block Public Access settings" in passed_detail(report, "lab2.log-bucket")
+
+
 def test_logging_switched_off_after_being_on_fails(deployed: Context) -> None:
     name = make_log_bucket(deployed, lab_log_bucket_name(deployed.suffix))
     log_to(deployed, name)
