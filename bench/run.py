@@ -158,7 +158,7 @@ def bench_check(bench: Bench, res: Results, times: int) -> float:
         if report["summary"]["pass"] != len(report["steps"]):
             raise RuntimeError(f"check {label} after solve did not pass: {report['summary']}")
         # Every lab: more runs, as the headline figure (other load on the machine moves single runs).
-        count = times + 2 if not ids else times
+        count = 3 * times if not ids else times
         runs = repeat(count, lambda ids=ids: bench.labrunner("check", *ids))  # type: ignore[misc]
         if any(r.code != 0 for r in runs):
             raise RuntimeError(f"check {label} exited {[r.code for r in runs]}: {runs[-1].stdout[-2000:]}")
