@@ -21,7 +21,7 @@ from labrunner.aws.iam.names import (
     SQS_REQUIRED,
     Request,
 )
-from labrunner.aws.iam.offenders import offenders, removal_hint, short_list
+from labrunner.aws.iam.offenders import Offender, offenders, removal_hint, short_list
 from labrunner.aws.iam.resources import LabResources, probe_requests
 from labrunner.aws.iam.roles import NamedPolicy
 from labrunner.aws.policy import who_may
@@ -186,10 +186,21 @@ def basic_execution_checks(evaluator: Evaluator, res: LabResources, policies: Se
         ("logs:CreateLogStream", f"{group}:log-stream:{PROBE}"),
         ("logs:PutLogEvents", f"{group}:log-stream:{PROBE}"),
     ]
+    # The hand-written policy gave every DynamoDB and SQS action on every resource. Probe a few
+    # actions no single-purpose policy grants, on resources that are not the lab's; only
+    # hand-written (inline or customer managed) policies count here — AWS managed ones that grant
+    # too much are the least-privilege steps' findings.
+    probes = [
+        ("dynamodb:DeleteTable", res.table_arn(res.other_table)),
+        ("dynamodb:CreateTable", res.table_arn(res.other_table)),
+        ("sqs:DeleteQueue", res.queue_arn(res.other_queue)),
+        ("sqs:CreateQueue", res.queue_arn(res.other_queue)),
+    ]
+    log_probes = _log_erasure_probes(res)
+    results = evaluator.evaluate(needed + probes + log_probes)  # one batch: the simulator is asked once
     checks = []
-    results = evaluator.evaluate(needed)
-    denied = [ev.action for ev in results.values() if not ev.allowed]
-    granted = _granted_by(evaluator, [ev for ev in results.values() if ev.allowed])
+    denied = [results[r].action for r in needed if not results[r].allowed]
+    granted = _granted_by(evaluator, [results[r] for r in needed if results[r].allowed])
     if denied:
         checks.append(
             Check.fail(
@@ -208,17 +219,7 @@ def basic_execution_checks(evaluator: Evaluator, res: LabResources, policies: Se
                 + _names_note(granted, BASIC_EXECUTION_POLICY),
             )
         )
-    # The hand-written policy gave every DynamoDB and SQS action on every resource. Probe a few
-    # actions no single-purpose policy grants, on resources that are not the lab's; only
-    # hand-written (inline or customer managed) policies count here — AWS managed ones that grant
-    # too much are the least-privilege steps' findings.
-    probes = [
-        ("dynamodb:DeleteTable", res.table_arn(res.other_table)),
-        ("dynamodb:CreateTable", res.table_arn(res.other_table)),
-        ("sqs:DeleteQueue", res.queue_arn(res.other_queue)),
-        ("sqs:CreateQueue", res.queue_arn(res.other_queue)),
-    ]
-    wildcard = [o for o in offenders(evaluator, evaluator.evaluate(probes).values()) if o.source != "aws-managed"]
+    wildcard = _hand_written(evaluator, [results[r] for r in probes])
     legacy = next((p for p in policies if p.name == LAB_WILDCARD_POLICY and p.inline), None)
     if wildcard:
         checks.append(
@@ -241,21 +242,29 @@ def basic_execution_checks(evaluator: Evaluator, res: LabResources, policies: Se
         checks.append(
             Check.ok("no hand-written wildcard policy", "no inline or customer policy grants DynamoDB or SQS wholesale")
         )
-    checks.append(_logs_write_only_check(evaluator, res))
+    checks.append(_logs_write_only_check(evaluator, res, [results[r] for r in log_probes]))
     return checks
 
 
-def _logs_write_only_check(evaluator: Evaluator, res: LabResources) -> Check:
-    """The function writes its logs and nothing more: a role that may delete or expire log groups can
-    erase the record of what it did (AU-9). As above, only hand-written policies count."""
+def _hand_written(evaluator: Evaluator, evaluations: Iterable[Evaluation]) -> list[Offender]:
+    """The inline and customer managed policy statements that allow these (AWS managed ones aside)."""
+    return [o for o in offenders(evaluator, evaluations) if o.source != "aws-managed"]
+
+
+def _log_erasure_probes(res: LabResources) -> list[Request]:
     group, other = res.log_group_arn, f"arn:{res.partition}:logs:{res.region}:{res.account}:log-group:{PROBE}"
-    probes = [
+    return [
         ("logs:DeleteLogGroup", group),
         ("logs:DeleteLogStream", f"{group}:log-stream:{PROBE}"),
         ("logs:PutRetentionPolicy", group),
         ("logs:DeleteLogGroup", other),
     ]
-    found = [o for o in offenders(evaluator, evaluator.evaluate(probes).values()) if o.source != "aws-managed"]
+
+
+def _logs_write_only_check(evaluator: Evaluator, res: LabResources, erasure: Sequence[Evaluation]) -> Check:
+    """The function writes its logs and nothing more: a role that may delete or expire log groups can
+    erase the record of what it did (AU-9). As above, only hand-written policies count."""
+    found = _hand_written(evaluator, erasure)
     if found:
         return Check.fail(
             "logs: write only",
