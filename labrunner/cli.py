@@ -120,9 +120,11 @@ def build_parser() -> ArgumentParser:
     p = command("local", "the embedded local AWS server")
     p.add_argument(
         "action",
-        choices=("start", "stop", "status", "env", "serve"),
-        help="start/stop the background server, show its status, print export lines, or serve in the foreground",
+        choices=("start", "stop", "status", "env", "serve", "faults"),
+        help="start/stop the background server, show its status, print export lines, serve in the foreground, "
+        "or show / change its timing knobs (faults KEY=VALUE...)",
     )
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="faults: knobs to change, e.g. latency_ms=100")
 
     p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
     p.add_argument("action", choices=("check", "solve", "reset"))
@@ -331,10 +333,37 @@ def cmd_local(args: argparse.Namespace) -> int:
             return 1
         print(f"local AWS running on {running.url} (pid {running.pid})")
         return 0
+    if args.action == "faults":
+        return _local_faults(port, list(args.settings))
+    if args.settings:
+        raise UsageError(f"`labrunner local {args.action}` takes no KEY=VALUE arguments")
     endpoint, started = lifecycle.start(port)  # env
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
     print("\n".join(lifecycle.env_lines(endpoint)))
+    return 0
+
+
+def _local_faults(port: int, assignments: list[str]) -> int:
+    """`labrunner local faults [KEY=VALUE...]`: show the knobs, or change them all at once."""
+    from labrunner.local import faults, lifecycle
+
+    changes: dict[str, str] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"expected KEY=VALUE (e.g. latency_ms=100), not {item!r}")
+        changes[key] = value
+    endpoint, started = lifecycle.start(port)
+    if started:
+        _stderr(f"Started the local AWS on {endpoint.url}.")
+    answer = faults.configure(endpoint.url, **changes) if changes else faults.status(endpoint.url)
+    env_vars = answer.get("env_vars", {})
+    for name, value in sorted(answer.get("settings", {}).items()):
+        print(f"{name}={value:g}  ({env_vars.get(name, '')})")
+    counters = answer.get("counters", {})
+    if counters:
+        print("injected: " + ", ".join(f"{name} {count}" for name, count in sorted(counters.items())))
     return 0
 
 

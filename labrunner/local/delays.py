@@ -1,38 +1,42 @@
 """Delays of AWS's asynchronous work (log delivery, Config evaluation), for fault injection.
 
-Each delay starts at its environment variable (seconds, default 0 = immediate), can be changed
+Each delay starts at its environment variable (seconds, default 0 = immediate, or the value of the
+`aws` timing profile, labrunner/local/faults/profile.py), can be changed
 while the server runs through its admin endpoint, and goes back to the environment's value on
 POST /_labrunner/reset, so one test's delay never leaks into the next.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import threading
 from typing import Any
 
+from labrunner.local.faults.profile import environment_value
 from labrunner.local.hooks import ServerHooks
 
 
 class Delay:
     """A delay in seconds that a fidelity module reads each time it schedules work."""
 
-    def __init__(self, env_var: str, endpoint: str) -> None:
+    def __init__(self, name: str, env_var: str, endpoint: str) -> None:
+        self.name = name  # the knob's name in /_labrunner/faults and `labrunner local faults`
         self.env_var = env_var
         self.endpoint = endpoint
         self._lock = threading.Lock()
         self._seconds = self.from_environment()
 
     def from_environment(self) -> float:
-        raw = os.environ.get(self.env_var, "").strip()
-        if not raw:
-            return 0.0
+        return environment_value(self.name, self.env_var, 0.0, self.parse, timing=True)
+
+    @staticmethod
+    def parse(raw: str, source: str) -> float:
         try:
             value = float(raw)
         except ValueError:
-            raise ValueError(f"{self.env_var} must be a number of seconds, not {raw!r}") from None
-        if value < 0:
-            raise ValueError(f"{self.env_var} must not be negative, not {raw!r}")
+            raise ValueError(f"{source} must be a number of seconds, not {raw!r}") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{source} must be a number of seconds >= 0, not {raw!r}")
         return value
 
     @property

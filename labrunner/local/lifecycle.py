@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from labrunner.errors import LocalServerError
+from labrunner.errors import LocalServerError, UsageError
 from labrunner.local import identity, state
 from labrunner.local.server import EXIT_PORT_IN_USE, HOST
 
@@ -70,6 +70,12 @@ def start(port: int) -> tuple[Endpoint, bool]:
     running = status(port)
     if running is not None:
         return running, False
+    try:
+        from labrunner.local import faults  # reads the knobs' variables when imported
+
+        faults.check_environment()  # a bad knob is the user's line to fix, not a server that dies at start
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     log_path = state.log_file(port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

@@ -26,7 +26,7 @@ from labrunner.local.delays import Delay
 from labrunner.local.s3_changes import BucketChange
 
 LOCK = threading.RLock()
-DELAY = Delay("LABRUNNER_CONFIG_EVALUATION_DELAY_S", "config/evaluation-delay")
+DELAY = Delay("config_evaluation_delay_s", "LABRUNNER_CONFIG_EVALUATION_DELAY_S", "config/evaluation-delay")
 STATE_ATTRIBUTE = "_labrunner_config_state"
 
 

@@ -22,19 +22,48 @@ to the environment's value on POST /_labrunner/reset.
 - `access_log_delay_s` (LABRUNNER_S3_ACCESS_LOG_DELAY_S): S3 server access logs arrive N s
   after the requests.
 
-The last two are the delays of fidelity modules (labrunner/local/delays.py); the admin endpoint
-shows and sets them together with the rest.
+- `config_recording_delay_s` (LABRUNNER_FAULT_CONFIG_RECORDING_DELAY_S): AWS Config records a
+  changed resource N s after the change.
+- `cloudtrail_delay_s` (LABRUNNER_FAULT_CLOUDTRAIL_DELAY_S): an event shows in CloudTrail's
+  `LookupEvents` N s after the call.
+- `bucket_name_hold_s` (LABRUNNER_FAULT_BUCKET_NAME_HOLD_S, default 60): a deleted bucket's name is
+  refused (`OperationAborted`) for N s.
+- `credential_ttl_s` (LABRUNNER_FAULT_CREDENTIAL_TTL_S): caps the lifetime of every temporary
+  credential (0: as asked).
+- `latency_ms` (LABRUNNER_FAULT_LATENCY_MS): every AWS request is answered N ms later (a round trip).
+
+The evaluation and access-log delays are owned by their fidelity modules (labrunner/local/delays.py);
+the admin endpoint shows and sets them together with the rest.
+
+Profiles (SPEC §6 item 10): LABRUNNER_LOCAL_PROFILE=fast (the default) uses the defaults above;
+LABRUNNER_LOCAL_PROFILE=aws starts every timing at a value real accounts show, multiplied by
+LABRUNNER_LOCAL_TIME_SCALE (default 1; tests use a small factor). A knob's own environment
+variable still wins over the profile. The AWS-like values and where they come from:
+- IAM: "changes ... can take time to become visible" — seconds (IAM User Guide, "Troubleshooting IAM:
+  Changes that I make are not always immediately visible").
+- Config: configuration changes are recorded within minutes; evaluations are asynchronous
+  (AWS Config Developer Guide, "Recording AWS resources"; API Reference, StartConfigRulesEvaluation).
+- CloudTrail: "CloudTrail typically delivers events within an average of about 5 minutes of an API
+  call. This time is not guaranteed." (CloudTrail User Guide / FAQ, "How CloudTrail works").
+- S3 server access logs: best-effort delivery, "within a few hours" (S3 User Guide, "Best-effort
+  server log delivery"); the profile uses half an hour, the hint tells students it may take hours.
+- S3 bucket names: a deleted bucket's name may stay unavailable for a while (Knowledge Center,
+  "s3-conflicting-conditional-operation"; S3 User Guide, "Bucket naming rules": "it might take
+  some time before the name can be reused").
+- STS: AssumeRole credentials last DurationSeconds, default 3600 (STS API Reference, AssumeRole).
+- Latency: a round trip from a laptop to a region, tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from labrunner.local.faults.profile import environment_value
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,7 @@ class Setting:
     default: float = 0.0
     maximum: float | None = None
     integer: bool = False
+    timing: bool = False  # a duration: the `aws` profile sets it and LABRUNNER_LOCAL_TIME_SCALE scales it
 
     def parse(self, raw: str, source: str) -> float:
         """The value of `raw`, or ValueError naming `source` (the variable or the query parameter)."""
@@ -56,22 +86,38 @@ class Setting:
             raise ValueError(f"{source} must be {kind}, not {raw!r}") from None
         if self.integer and not value.is_integer():
             raise ValueError(f"{source} must be {kind}, not {raw!r}")
-        if math.isnan(value) or value < 0 or (self.maximum is not None and value > self.maximum):
+        if not math.isfinite(value) or value < 0 or (self.maximum is not None and value > self.maximum):
             upper = f" and at most {self.maximum:g}" if self.maximum is not None else ""
             raise ValueError(f"{source} must be at least 0{upper}, not {raw!r}")
         return value
 
     def from_environment(self) -> float:
-        raw = os.environ.get(self.env_var, "").strip()
-        return self.parse(raw, self.env_var) if raw else self.default
+        """The knob's own variable if set, else the profile's value, else the default."""
+        return environment_value(self.name, self.env_var, self.default, self.parse, timing=self.timing)
 
 
 THROTTLE_RATE = Setting("throttle_rate", "LABRUNNER_FAULT_THROTTLE_RATE", maximum=1.0)
 THROTTLE_SEED = Setting("throttle_seed", "LABRUNNER_FAULT_THROTTLE_SEED", integer=True)
 THROTTLE_BURST = Setting("throttle_burst", "LABRUNNER_FAULT_THROTTLE_BURST", default=1.0, integer=True)
-IAM_DELAY = Setting("iam_delay_s", "LABRUNNER_FAULT_IAM_DELAY_S")
-LAMBDA_COLD_START = Setting("lambda_cold_start_s", "LABRUNNER_FAULT_LAMBDA_COLD_START_S")
-SETTINGS = (THROTTLE_RATE, THROTTLE_SEED, THROTTLE_BURST, IAM_DELAY, LAMBDA_COLD_START)
+IAM_DELAY = Setting("iam_delay_s", "LABRUNNER_FAULT_IAM_DELAY_S", timing=True)
+LAMBDA_COLD_START = Setting("lambda_cold_start_s", "LABRUNNER_FAULT_LAMBDA_COLD_START_S", timing=True)
+CONFIG_RECORDING_DELAY = Setting("config_recording_delay_s", "LABRUNNER_FAULT_CONFIG_RECORDING_DELAY_S", timing=True)
+CLOUDTRAIL_DELAY = Setting("cloudtrail_delay_s", "LABRUNNER_FAULT_CLOUDTRAIL_DELAY_S", timing=True)
+BUCKET_NAME_HOLD = Setting("bucket_name_hold_s", "LABRUNNER_FAULT_BUCKET_NAME_HOLD_S", default=60.0, timing=True)
+CREDENTIAL_TTL = Setting("credential_ttl_s", "LABRUNNER_FAULT_CREDENTIAL_TTL_S", timing=True)
+LATENCY_MS = Setting("latency_ms", "LABRUNNER_FAULT_LATENCY_MS", timing=True)
+SETTINGS = (
+    THROTTLE_RATE,
+    THROTTLE_SEED,
+    THROTTLE_BURST,
+    IAM_DELAY,
+    LAMBDA_COLD_START,
+    CONFIG_RECORDING_DELAY,
+    CLOUDTRAIL_DELAY,
+    BUCKET_NAME_HOLD,
+    CREDENTIAL_TTL,
+    LATENCY_MS,
+)
 
 
 class Faults:
@@ -132,6 +178,16 @@ class Faults:
 FAULTS = Faults()
 
 
+def check_environment() -> None:
+    """Raise ValueError naming the variable when the profile, time scale or a knob is malformed."""
+    from labrunner.local.faults import profile
+
+    profile.profile()
+    profile.time_scale()
+    for setting in SETTINGS:
+        setting.from_environment()
+
+
 def lambda_cold_start() -> None:
     """Wait out the injected cold start of a new Lambda worker (none by default)."""
     seconds = FAULTS.value(LAMBDA_COLD_START)
@@ -140,7 +196,7 @@ def lambda_cold_start() -> None:
         time.sleep(seconds)
 
 
-def configure(endpoint_url: str, **values: float) -> dict[str, Any]:
+def configure(endpoint_url: str, **values: float | str) -> dict[str, Any]:
     """Client side: change fault settings of a running server (POST /_labrunner/faults)."""
     from labrunner.local import admin
 

@@ -1,7 +1,9 @@
-"""Fault injection: throttling, IAM propagation delay, Lambda cold starts (labrunner/local/faults/).
+"""Fault injection: latency, throttling, IAM propagation delay, Lambda cold starts (labrunner/local/faults/).
 
 Off by default; the settings and their environment variables are documented in
 labrunner/local/faults/__init__.py. This module
+- holds every AWS request for `latency_ms` before anything else sees it (the round trip of a real
+  region; never the admin API);
 - answers a share of AWS requests with the service's own throttling error, before moto sees
   them (never the admin API, moto's API or CloudFormation's custom resource callback);
 - remembers an account's IAM permissions before each permission-changing IAM request, so that
@@ -15,19 +17,21 @@ The Lambda cold start is applied by the runtime's worker (lambda_runtime/worker.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from labrunner.aws.stack import partition
 from labrunner.local.app import AdminError, AdminRequest, register_admin_endpoint
 from labrunner.local.delays import Delay
-from labrunner.local.faults import FAULTS, IAM_DELAY, SETTINGS, THROTTLE_RATE
+from labrunner.local.faults import FAULTS, IAM_DELAY, LATENCY_MS, SETTINGS, THROTTLE_RATE
 from labrunner.local.faults.propagation import PERMISSION_CHANGES, PROPAGATION
 from labrunner.local.faults.throttling import Throttler
 from labrunner.local.fidelity.iam_enforcement import read_body
 from labrunner.local.hooks import ServerHooks, WSGIApp
 from labrunner.local.iam import actions, credentials, errors
 
+LATENCY_ORDER = 1  # outermost: a round trip is paid before AWS even authenticates the request
 ORDER = 15  # inside iam_enforcement (the caller is known and allowed), outside the simulator and moto
 DEFAULT_REGION = "us-east-1"
 _NOT_AWS = re.compile(r"^/(?:_labrunner/|moto-api|cloudformation_[^/]+/cfnresponse$|favicon\.ico$)")
@@ -38,7 +42,20 @@ def _delays() -> dict[str, Delay]:
     from labrunner.local.awsconfig.engine import DELAY as CONFIG_DELAY
     from labrunner.local.fidelity.s3_access_logs import DELAY as ACCESS_LOG_DELAY
 
-    return {"config_evaluation_delay_s": CONFIG_DELAY, "access_log_delay_s": ACCESS_LOG_DELAY}
+    return {delay.name: delay for delay in (CONFIG_DELAY, ACCESS_LOG_DELAY)}
+
+
+class Latency:
+    """The WSGI middleware that makes every AWS request cost `latency_ms` (0: none)."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        latency_ms = FAULTS.value(LATENCY_MS)
+        if latency_ms > 0 and not _NOT_AWS.match(environ.get("PATH_INFO", "")):
+            time.sleep(latency_ms / 1000)
+        return self.app(environ, start_response)
 
 
 class FaultInjection:
@@ -89,15 +106,10 @@ def change(request: AdminRequest) -> dict[str, Any]:
     """POST /_labrunner/faults?throttle_rate=0.2&iam_delay_s=3…: all valid, or nothing changes."""
     delays = _delays()
     seconds: dict[str, float] = {}
-    for name, raw in request.query.items():
-        if name in delays:
-            try:
-                seconds[name] = float(raw)
-            except ValueError:
-                seconds[name] = -1.0
-            if not seconds[name] >= 0:
-                raise AdminError(400, f"{name} must be a number of seconds >= 0, not {raw!r}")
     try:
+        for name, raw in request.query.items():
+            if name in delays:
+                seconds[name] = delays[name].parse(raw, name)
         FAULTS.update({k: v for k, v in request.query.items() if k not in delays})
     except ValueError as exc:
         raise AdminError(400, str(exc)) from None
@@ -108,6 +120,7 @@ def change(request: AdminRequest) -> dict[str, Any]:
 
 def install(hooks: ServerHooks) -> None:
     throttler = Throttler(FAULTS)
+    hooks.add_middleware(Latency, order=LATENCY_ORDER, name="latency")
     hooks.add_middleware(lambda app: FaultInjection(app, throttler), order=ORDER, name="fault-injection")
     register_admin_endpoint("GET", "faults", show)
     register_admin_endpoint("POST", "faults", change)

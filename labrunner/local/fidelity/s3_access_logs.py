@@ -43,7 +43,7 @@ from labrunner.local.s3_access_log.requests import (
     records_for,
 )
 
-DELAY = Delay("LABRUNNER_S3_ACCESS_LOG_DELAY_S", "s3/access-log-delay")
+DELAY = Delay("access_log_delay_s", "LABRUNNER_S3_ACCESS_LOG_DELAY_S", "s3/access-log-delay")
 DELIVERY = LogDelivery(DELAY)
 PENDING_ATTRIBUTE = "_labrunner_access_log"
 REFUSED = "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket"
