@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
+from tests.helpers import aws_cli
 from tests.local.iam_support import (
     ACCOUNT,
     ADMIN,
@@ -425,7 +426,7 @@ def expire_session(endpoint: Endpoint, access_key: str) -> None:
 
 def test_aws_cli_with_admin_env(local_env: Endpoint) -> None:
     result = subprocess.run(
-        ["/work/venv/bin/aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text"],
+        [aws_cli(), "sts", "get-caller-identity", "--query", "Arn", "--output", "text"],
         capture_output=True,
         text=True,
         env=dict(os.environ),
