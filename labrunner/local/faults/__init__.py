@@ -21,7 +21,6 @@ to the environment's value on POST /_labrunner/reset.
   N s after they are asked to.
 - `access_log_delay_s` (LABRUNNER_S3_ACCESS_LOG_DELAY_S): S3 server access logs arrive N s
   after the requests.
-
 - `config_recording_delay_s` (LABRUNNER_FAULT_CONFIG_RECORDING_DELAY_S): AWS Config records a
   changed resource N s after the change.
 - `cloudtrail_delay_s` (LABRUNNER_FAULT_CLOUDTRAIL_DELAY_S): an event shows in CloudTrail's
@@ -63,6 +62,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from labrunner.local.faults import profile
 from labrunner.local.faults.profile import environment_value
 
 
@@ -180,8 +180,6 @@ FAULTS = Faults()
 
 def check_environment() -> None:
     """Raise ValueError naming the variable when the profile, time scale or a knob is malformed."""
-    from labrunner.local.faults import profile
-
     profile.profile()
     profile.time_scale()
     for setting in SETTINGS:
