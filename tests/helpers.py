@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import shutil
+import sys
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
 
 from labrunner.aws.session import TargetSpec, open_target
 from labrunner.cli import main
@@ -14,6 +19,23 @@ from labrunner.discovery import Catalogue, load_catalogue
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Report, Status, StepResult
 from labrunner.runner import Runner
+
+
+def admin_boto3(endpoint: Endpoint) -> boto3.Session:
+    """A boto3 session as the local admin of the endpoint's server (its LABRUNNER_HOME's secret)."""
+    return boto3.Session(
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+        region_name=endpoint.region,
+    )
+
+
+def aws_cli() -> str:
+    """The aws CLI of the test environment: next to this Python (the venv's bin/), else on PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    found = str(beside) if beside.exists() else shutil.which("aws")
+    assert found, "the aws CLI is a test dependency (pip install -e '.[test]')"
+    return found
 
 
 def local_context(endpoint: Endpoint, *, stack_name: str = "immersion", account: str | None = None) -> Context:

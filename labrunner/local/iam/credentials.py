@@ -1,10 +1,10 @@
-"""Who signed a request: the access key (never the signature) and who owns it in moto."""
+"""Who signed a request: the access key, who owns it in moto, and its secret (signatures.py checks the signature)."""
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -81,6 +81,7 @@ class KeyOwner:
     arn: str  # user ARN, or arn:aws:sts::A:assumed-role/ROLE/SESSION
     session_policy: str | None = None
     user_name: str | None = None
+    secret: str = field(default="", repr=False)  # the key's secret, to verify the request's signature
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner |
                 return KeyRejected("InvalidClientTokenId")
             if credential.session_token:
                 return KeyRejected("InvalidToken")
-            return KeyOwner(account=account_id, kind="user", arn=user.arn, user_name=user.name)
+            return KeyOwner(
+                account=account_id, kind="user", arn=user.arn, user_name=user.name, secret=key.secret_access_key
+            )
         assumed = assumed_roles.find(account_id, credential.access_key)
         if assumed is None or assumed.access_key is not key:
             return KeyRejected("InvalidClientTokenId")
@@ -161,5 +164,6 @@ def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner |
             kind="assumed-role",
             arn=f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{assumed.session_name}",
             session_policy=assumed.policy or None,
+            secret=assumed.secret_access_key,
         )
     return KeyRejected("InvalidClientTokenId")
