@@ -4,7 +4,8 @@ botocore's own signers recompute it (SigV4Auth, S3SigV4Auth, and their query-str
 presigned URLs), from the request exactly as it arrived: the raw path (an S3 key with `'`, `+`,
 `(`, `*`, `!`, spaces or unicode is signed in its percent-encoded form, which moto's own check got
 wrong), the query parameters, the headers the client named in SignedHeaders, and the body's hash
-(or S3's X-Amz-Content-SHA256). AWS's rules, from its documentation:
+(or S3's X-Amz-Content-SHA256). The signing key derived from a secret, day, region and service
+is cached (it is the same for a whole day's requests). AWS's rules, from its documentation:
 
 - "Create a signed AWS API request" and "Elements of an AWS API request signature" (IAM User
   Guide, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html):
@@ -23,15 +24,17 @@ wrong), the query parameters, the headers the client named in SignedHeaders, and
 
 from __future__ import annotations
 
+import calendar
+import functools
+import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from botocore.auth import HmacV1Auth, S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
@@ -39,7 +42,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
 _SIGV2 = re.compile(r"^AWS ([^:\s]+):(\S+)$")
 _FIELD = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
-_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 
 # Why a signature is refused: it does not match, the request's time is off by more than 15 minutes,
 # or it is not SigV4 at all.
@@ -155,12 +158,42 @@ def _header_value(environ: dict[str, Any], name: str) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass
+class _Request:
+    """What botocore's signers read of a request (AWSRequest would re-prepare its body on every read)."""
+
+    method: str
+    url: str
+    headers: HTTPHeaders
+    params: list[tuple[str, str]]
+    body: bytes
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """AWS4 signing key of a secret for a day, region and service (as botocore derives it), cached."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
 class _Signed:
-    """Mixin: sign exactly the headers the client named, not every header of the request."""
+    """Mixin: sign exactly the headers the client named, with the signing key cached per key and day."""
 
     signed: tuple[str, ...] = ()
+    credentials: Credentials
+    _region_name: str
+    _service_name: str
 
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+    def signature(self, string_to_sign: str, request: _Request) -> str:
+        key = _signing_key(
+            self.credentials.secret_key, request.context["timestamp"][0:8], self._region_name, self._service_name
+        )
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+    def headers_to_sign(self, request: _Request) -> HTTPHeaders:
         found = HTTPHeaders()
         for name in self.signed:
             value = request.headers.get(name)
@@ -198,9 +231,7 @@ def expected_signature(
     if content_sha is not None and not signature.presigned:
         headers["X-Amz-Content-SHA256"] = content_sha  # S3's payload hash stands for the body
     params = [(k, v) for k, v in _query_pairs(query) if not (signature.presigned and k == "X-Amz-Signature")]
-    request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=f"http://signed{path}", data=body)
-    request.headers = headers
-    request.params = params
+    request = _Request(environ.get("REQUEST_METHOD", "GET"), f"http://signed{path}", headers, params, body)
     request.context["timestamp"] = signature.timestamp
     s3 = signature.service == "s3"
     cls: type[SigV4Auth] = (
@@ -254,16 +285,26 @@ def verify_v2(signature: SignatureV2, environ: dict[str, Any], secret: str) -> P
     return "mismatch"
 
 
-def _skewed(signature: Signature, now: datetime) -> bool:
+def _epoch(amz_date: str) -> float | None:
+    """Seconds since the epoch of an X-Amz-Date (yyyymmddThhmmssZ); None if malformed."""
+    if not _AMZ_DATE.fullmatch(amz_date):
+        return None
+    ts = amz_date
     try:
-        signed = datetime.strptime(signature.timestamp, _AMZ_DATE).replace(tzinfo=UTC)
+        fields = (int(ts[0:4]), int(ts[4:6]), int(ts[6:8]), int(ts[9:11]), int(ts[11:13]), int(ts[13:15]))
+        datetime(*fields)  # a real date and time
     except ValueError:
-        return True
-    if signature.date != signature.timestamp[:8]:
+        return None
+    return float(calendar.timegm((*fields, 0, 0, 0)))
+
+
+def _skewed(signature: Signature, now: datetime) -> bool:
+    signed = _epoch(signature.timestamp)
+    if signed is None or signature.date != signature.timestamp[:8]:
         return True
     if signature.presigned:  # a presigned URL's own expiry is checked by the caller
-        return signed.timestamp() > now.timestamp() + MAX_SKEW_S
-    return abs(now.timestamp() - signed.timestamp()) > MAX_SKEW_S
+        return signed > now.timestamp() + MAX_SKEW_S
+    return abs(now.timestamp() - signed) > MAX_SKEW_S
 
 
 def verify(
