@@ -230,3 +230,27 @@ def test_body_is_part_of_the_signature(local_server: Endpoint) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(sent, timeout=10)
     assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
+
+
+def test_s3_sigv2_from_boto3_is_verified(local_server: Endpoint) -> None:
+    """S3 still verifies SigV2 (boto3's `signature_version="s3"`), with the key's secret."""
+    sigv2 = Config(signature_version="s3")
+    s3 = client(local_server, "s3", config=sigv2)
+    bucket = unique("sigv2")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=ODD_KEYS[1], Body=b"v2")
+    assert s3.get_object(Bucket=bucket, Key=ODD_KEYS[1])["Body"].read() == b"v2"
+    denied = error_of(lambda: client(local_server, "s3", wrong(local_server), config=sigv2).list_buckets())
+    assert denied["Error"]["Code"] == "SignatureDoesNotMatch"
+    # An STS session's SigV2 presigned URL (its token travels as x-amz-security-token).
+    member = assume(local_server, admin(local_server), f"arn:aws:iam::{'5' * 12}:role/OrganizationAccountAccessRole")
+    member_s3 = client(local_server, "s3", member)
+    member_bucket = unique("sigv2-member")
+    member_s3.create_bucket(Bucket=member_bucket)
+    member_s3.put_object(Bucket=member_bucket, Key="k", Body=b"member")
+    url = client(local_server, "s3", member, config=sigv2).generate_presigned_url(
+        "get_object", Params={"Bucket": member_bucket, "Key": "k"}
+    )
+    assert "x-amz-security-token=" in url
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"member"

@@ -38,7 +38,8 @@ def request_credential(environ: dict[str, Any]) -> Credential | None:
     if "X-Amz-Credential" in query or "AWSAccessKeyId" in query:
         params = parse_qs(query)
         scope = params.get("X-Amz-Credential", [""])[0]
-        query_token = params.get("X-Amz-Security-Token", [token])[0]
+        # SigV4 URLs carry X-Amz-Security-Token, botocore's SigV2 URLs x-amz-security-token.
+        query_token = params.get("X-Amz-Security-Token", params.get("x-amz-security-token", [token]))[0]
         if scope:
             parts = scope.split("/")
             if len(parts) == 5:

@@ -25,6 +25,7 @@ is cached (it is the same for a whole day's requests). AWS's rules, from its doc
 from __future__ import annotations
 
 import calendar
+import email.utils
 import functools
 import hashlib
 import hmac
@@ -276,9 +277,18 @@ def expected_signature_v2(
 
 def verify_v2(signature: SignatureV2, environ: dict[str, Any], secret: str) -> Problem | None:
     """None when the S3 SigV2 request is signed with this secret."""
+    if not signature.presigned:  # a presigned URL's Expires is checked by the caller
+        try:
+            signed = email.utils.parsedate_to_datetime(signature.date).timestamp()
+        except (TypeError, ValueError):
+            return "skewed"
+        if abs(datetime.now(UTC).timestamp() - signed) > MAX_SKEW_S:
+            return "skewed"
     path, query = raw_target(environ)
     given = signature.signature.encode()
-    for candidate in dict.fromkeys((path, quote(unquote(path), safe="/~"))):
+    # SigV2's resource of a bucket is "/bucket/" (botocore's auth_path) when the URL says "/bucket".
+    bucket_root = path + "/" if path.count("/") == 1 and path != "/" else path
+    for candidate in dict.fromkeys((path, quote(unquote(path), safe="/~"), bucket_root)):
         expected = expected_signature_v2(signature, environ, secret, path=candidate, query=query)
         if hmac.compare_digest(expected.encode(), given):
             return None
@@ -313,6 +323,8 @@ def verify(
     """None when the request is signed with this secret, else why not."""
     if _skewed(signature, now or datetime.now(UTC)):
         return "skewed"
+    if "host" not in signature.signed_headers:  # SigV4 always signs the Host header
+        return "mismatch"
     path, query = raw_target(environ)
     given = signature.signature.encode()
     if hmac.compare_digest(
