@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from common import REPO, free_port, percentile
 
-from labrunner.local import identity, lifecycle
+from labrunner.local import lifecycle
 
 TEMPLATE = (REPO / "cloudformation_template.yaml").read_text()
 
@@ -78,9 +78,9 @@ def main() -> None:
     boot = time.perf_counter() - started
     try:
         session = boto3.Session(
-            aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-            aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-            region_name=identity.DEFAULT_REGION,
+            aws_access_key_id=endpoint.access_key,
+            aws_secret_access_key=endpoint.secret_key,
+            region_name=endpoint.region,
         )
         f = measure(session, endpoint.url, args.uploads)
         print(f"server start (labrunner local start):     {boot * 1000:7.1f} ms")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import boto3
 import pytest
 
 from labrunner.context import Context
-from labrunner.local import identity, lifecycle
+from labrunner.local import admin, lifecycle
 from labrunner.model import Status
 from tests.helpers import local_context, run, statuses
 
@@ -60,9 +58,8 @@ def local_server(labrunner_home: Path) -> Iterator[lifecycle.Endpoint]:
 
 
 def reset_server(endpoint: lifecycle.Endpoint) -> None:
-    req = urllib.request.Request(f"{endpoint.url}/_labrunner/reset", method="POST", data=b"")
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        assert json.loads(resp.read())["reset"] is True
+    """Wipe every account (a control request, signed by the local admin)."""
+    assert admin.control(endpoint.url, "POST", "reset", secret=endpoint.secret_key)["reset"] is True
 
 
 @pytest.fixture
@@ -76,9 +73,9 @@ def fresh_server(local_server: lifecycle.Endpoint) -> lifecycle.Endpoint:
 def admin_session(local_server: lifecycle.Endpoint) -> boto3.Session:
     """A boto3 session as the local admin (the identity `labrunner local env` prints)."""
     return boto3.Session(
-        aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-        aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-        region_name=identity.DEFAULT_REGION,
+        aws_access_key_id=local_server.access_key,
+        aws_secret_access_key=local_server.secret_key,
+        region_name=local_server.region,
     )
 
 
@@ -86,9 +83,9 @@ def admin_session(local_server: lifecycle.Endpoint) -> boto3.Session:
 def local_env(local_server: lifecycle.Endpoint, monkeypatch: pytest.MonkeyPatch) -> lifecycle.Endpoint:
     """Point boto3 (AWS_ENDPOINT_URL) and labrunner's local target at the session's server."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_server.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", identity.ADMIN_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", identity.ADMIN_SECRET_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", identity.DEFAULT_REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local_server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", local_server.region)
     monkeypatch.setenv("LABRUNNER_LOCAL_PORT", str(local_server.port))
     return local_server
 

@@ -10,6 +10,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+
 from labrunner.aws.session import TargetSpec, open_target
 from labrunner.cli import main
 from labrunner.context import Context, Settings
@@ -17,6 +19,15 @@ from labrunner.discovery import Catalogue, load_catalogue
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Report, Status, StepResult
 from labrunner.runner import Runner
+
+
+def admin_boto3(endpoint: Endpoint) -> boto3.Session:
+    """A boto3 session as the local admin of the endpoint's server (its LABRUNNER_HOME's secret)."""
+    return boto3.Session(
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+        region_name=endpoint.region,
+    )
 
 
 def aws_cli() -> str:

@@ -1,7 +1,9 @@
 """Client helpers for the local server's own admin endpoints (/_labrunner/...).
 
 They build states that tests need but that AWS no longer lets anyone create, or tune AWS's
-asynchronous behaviour for fault injection. They only ever talk to the local server.
+asynchronous behaviour for fault injection. They only ever talk to the local server, and sign
+every request as the local admin (SigV4, service `labrunner`; see access.py), with the secret of
+this LABRUNNER_HOME unless given.
 """
 
 from __future__ import annotations
@@ -10,19 +12,51 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from labrunner.errors import LocalServerError
+from labrunner.local import identity, state
 
 TIMEOUT_S = 30.0
 
 
+def signed_request(url: str, method: str, body: bytes, secret: str) -> urllib.request.Request:
+    """A urllib request to the local server, signed by the local admin."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    aws = AWSRequest(method=method, url=url, data=body)
+    SigV4Auth(
+        Credentials(identity.ADMIN_ACCESS_KEY, secret), identity.CONTROL_SERVICE, identity.DEFAULT_REGION
+    ).add_auth(aws)
+    headers = {name: str(value) for name, value in aws.headers.items()}
+    return urllib.request.Request(url, method=method, data=body if method in ("POST", "PUT") else None, headers=headers)
+
+
 def call(endpoint_url: str, method: str, name: str, **query: str) -> dict[str, Any]:
-    """Call /_labrunner/<name>; the JSON answer, or LocalServerError with the server's reason."""
+    """Call /_labrunner/<name>?query as the local admin of this LABRUNNER_HOME; the JSON answer."""
+    return control(endpoint_url, method, name, query)
+
+
+def control(
+    endpoint_url: str,
+    method: str,
+    name: str,
+    query: Mapping[str, str] | None = None,
+    *,
+    body: bytes = b"",
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """Call /_labrunner/<name>; the JSON answer, or LocalServerError with the server's reason.
+
+    `secret`: the admin's secret of the server's LABRUNNER_HOME (default: this process's home).
+    """
     url = f"{endpoint_url.rstrip('/')}/_labrunner/{name}"
     if query:
-        url += "?" + urllib.parse.urlencode(query)
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+        url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe="-_.~")
+    request = signed_request(url, method, body, secret if secret is not None else state.admin_secret())
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
             answer: dict[str, Any] = json.loads(resp.read())

@@ -1,7 +1,8 @@
 """The WSGI application of the local AWS: moto's dispatcher, wrapped by the fidelity middleware.
 
 Admin endpoints under /_labrunner/ are the server's own (health, reset, and whatever fidelity
-modules register with `register_admin_endpoint`); everything else is AWS.
+modules register with `register_admin_endpoint`); everything else is AWS. access.py first refuses
+foreign Host headers and control requests not signed by the local admin.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrunner import __version__
+from labrunner.local import access
 from labrunner.local.hooks import ServerHooks, WSGIApp
 
 SERVICE_NAME = "labrunner-local"
@@ -80,6 +82,9 @@ class LocalAWSApp:
         self.aws: WSGIApp = hooks.wrap(DomainDispatcherApplication(create_backend_app))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        refused = access.refusal(environ, start_response, self.hooks.port, self.hooks.admin_secret)
+        if refused is not None:
+            return refused
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
             return self.admin(path[len(ADMIN_PREFIX) :], environ, start_response)

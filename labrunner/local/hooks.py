@@ -20,6 +20,8 @@ class ServerHooks:
 
     host: str
     port: int
+    # The local admin's secret access key (read from LABRUNNER_HOME at start; never a constant).
+    admin_secret: str = field(default="", repr=False)
     middlewares: list[tuple[int, str, Middleware]] = field(default_factory=list)
     start_callbacks: list[Callable[[], None]] = field(default_factory=list)
     stop_callbacks: list[Callable[[], None]] = field(default_factory=list)

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from labrunner.errors import LocalServerError, UsageError
@@ -28,7 +28,8 @@ class Endpoint:
     port: int
     pid: int
     access_key: str = identity.ADMIN_ACCESS_KEY
-    secret_key: str = identity.ADMIN_SECRET_KEY
+    # The admin's secret of this LABRUNNER_HOME (the server reads the same file).
+    secret_key: str = field(default_factory=state.admin_secret, repr=False)
     region: str = identity.DEFAULT_REGION
 
 
@@ -77,10 +78,12 @@ def start(port: int) -> tuple[Endpoint, bool]:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     log_path = state.log_file(port)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    state.admin_secret()  # made before the server starts, so that it and its clients read the same one
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(log_path, "ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # a log left by an older version may be world-readable
+    with os.fdopen(fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "labrunner.local.server", "--port", str(port)],
             stdin=subprocess.DEVNULL,

@@ -10,8 +10,12 @@ import os
 MOTO_ENVIRONMENT: dict[str, str] = {
     # AWS managed policies (SystemAdministrator, ReadOnlyAccess, …) exist in every account.
     "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-    # moto's own IAM enforcement stays off: fidelity/iam_enforcement.py authorizes instead.
+    # moto's own IAM enforcement (and its SigV4 check) stays off: fidelity/iam_enforcement.py
+    # verifies signatures and authorizes instead; access.py refuses /moto-api/reset-auth, which
+    # would switch moto's on.
     "INITIAL_NO_AUTH_ACTION_COUNT": "inf",
+    # No CORS headers on every answer (moto adds them by default): no web page may read the local AWS.
+    "MOTO_DISABLE_GLOBAL_CORS": "true",
     # Lambda functions run through fidelity/lambda_runtime.py, never Docker.
     "MOTO_DOCKER_LAMBDA_IMAGE": "",
 }

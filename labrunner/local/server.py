@@ -26,14 +26,14 @@ def serve(port: int, *, quiet: bool = True) -> int:
     speedups.apply()
     from werkzeug.serving import make_server
 
-    from labrunner.local import fidelity
+    from labrunner.local import fidelity, state
     from labrunner.local.app import LocalAWSApp
     from labrunner.local.hooks import ServerHooks
 
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    hooks = ServerHooks(host=HOST, port=port)
+    hooks = ServerHooks(host=HOST, port=port, admin_secret=state.admin_secret())
     installed = fidelity.install_all(hooks)
     app = LocalAWSApp(hooks, installed)
     try:

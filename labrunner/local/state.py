@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +35,60 @@ def home() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "labrunner"
+
+
+def private_home() -> Path:
+    """The home directory, created if need be and readable by its owner only (0700).
+
+    It holds the admin's secret, so no other local user may list or read it.
+    """
+    path = home()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file of the home atomically (a reader never sees half a file), readable by its owner only."""
+    os.replace(_private_temp(path, text), path)
+
+
+def _private_temp(beside: Path, text: str) -> Path:
+    """A new file (0600, as mkstemp makes them) next to `beside`, holding text."""
+    fd, name = tempfile.mkstemp(dir=beside.parent, prefix=f".{beside.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return Path(name)
+
+
+ADMIN_SECRET_FILE = "admin-secret"
+
+
+def admin_secret() -> str:
+    """The local admin's secret access key: random, made once per LABRUNNER_HOME and kept only there (0600).
+
+    The server and its clients both read it here; the access key id stays the fixed
+    identity.ADMIN_ACCESS_KEY, so `eval "$(labrunner local env)"` survives server restarts.
+    """
+    path = private_home() / ADMIN_SECRET_FILE
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        return secret
+    # 40 characters of base64, like AWS's secret keys. Written aside, then linked in place: of two
+    # processes racing, one wins and the other reads the winner's, never half a file.
+    candidate = base64.b64encode(secrets.token_bytes(30)).decode()
+    tmp = _private_temp(path, candidate + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        candidate = path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -63,11 +120,8 @@ def read_state(port: int) -> ServerState | None:
 
 
 def write_state(state: ServerState) -> None:
-    path = state_file(state.port)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state)))
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    private_home()
+    write_private(state_file(state.port), json.dumps(asdict(state)))
 
 
 def clear_state(port: int) -> None:

@@ -30,10 +30,13 @@ class Creds:
     token: str | None = None
 
 
-ADMIN = Creds(identity.ADMIN_ACCESS_KEY, identity.ADMIN_SECRET_KEY)
+def admin(endpoint: Endpoint) -> Creds:
+    """The local admin's keys for the endpoint's server (its secret is random per LABRUNNER_HOME)."""
+    return Creds(endpoint.access_key, endpoint.secret_key)
 
 
-def client(endpoint: Endpoint, service: str, creds: Creds = ADMIN, **config: Any) -> Any:
+def client(endpoint: Endpoint, service: str, creds: Creds | None = None, **config: Any) -> Any:
+    creds = creds or admin(endpoint)
     return SESSION.client(
         service,
         endpoint_url=endpoint.url,

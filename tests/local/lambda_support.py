@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import boto3
 
-from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
+from tests.helpers import admin_boto3
 
 T = TypeVar("T")
 
@@ -33,11 +33,7 @@ def unique(prefix: str) -> str:
 
 
 def admin(endpoint: Endpoint) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-        aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-        region_name=identity.DEFAULT_REGION,
-    )
+    return admin_boto3(endpoint)
 
 
 class Aws:

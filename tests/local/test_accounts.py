@@ -8,7 +8,7 @@ import uuid
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
 from tests.conftest import reset_server
-from tests.local.iam_support import ADMIN, Creds, assume, client, create_user, error_of, unique
+from tests.local.iam_support import Creds, admin, assume, client, create_user, error_of, unique
 
 
 def org_role(account: str) -> str:
@@ -19,8 +19,8 @@ def random_account() -> str:
     return str(uuid.uuid4().int)[:12].rjust(12, "1")
 
 
-def member(endpoint: Endpoint, account: str, creds: Creds = ADMIN) -> Creds:
-    return assume(endpoint, creds, org_role(account), session_name="class")
+def member(endpoint: Endpoint, account: str, creds: Creds | None = None) -> Creds:
+    return assume(endpoint, creds or admin(endpoint), org_role(account), session_name="class")
 
 
 def test_admin_is_a_real_user_with_administrator_access(local_server: Endpoint) -> None:
@@ -101,5 +101,7 @@ def test_accounts_come_back_after_a_reset(fresh_server: Endpoint) -> None:
 
 
 def test_malformed_account_is_not_created(local_server: Endpoint) -> None:
-    denied = error_of(lambda: assume(local_server, ADMIN, f"arn:aws:iam::12345:role/{identity.ORG_ACCESS_ROLE}"))
+    denied = error_of(
+        lambda: assume(local_server, admin(local_server), f"arn:aws:iam::12345:role/{identity.ORG_ACCESS_ROLE}")
+    )
     assert denied["Error"]["Code"] in ("AccessDenied", "ValidationError")

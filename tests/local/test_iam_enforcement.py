@@ -14,14 +14,15 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from labrunner.local import admin as local_admin
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
 from tests.helpers import aws_cli
 from tests.local.iam_support import (
     ACCOUNT,
-    ADMIN,
     REGION,
     Creds,
+    admin,
     allow,
     assume,
     client,
@@ -397,7 +398,7 @@ class TestAssumeRole:
 
     def test_expired_credentials_rejected(self, local_server: Endpoint) -> None:
         role_arn = self.role(local_server, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, allow("*"))
-        session = assume(local_server, ADMIN, role_arn)
+        session = assume(local_server, admin(local_server), role_arn)
         sts = client(local_server, "sts", session)
         sts.get_caller_identity()
         expire_session(local_server, session.access_key)
@@ -410,7 +411,7 @@ class TestAssumeRole:
 
     def test_wrong_session_token_rejected(self, local_server: Endpoint) -> None:
         role_arn = self.role(local_server, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, allow("*"))
-        real = assume(local_server, ADMIN, role_arn)
+        real = assume(local_server, admin(local_server), role_arn)
         forged = Creds(real.access_key, real.secret_key, "forged")
         denied = error_of(client(local_server, "sts", forged).get_caller_identity)
         assert denied["Error"]["Code"] == "InvalidClientTokenId"
@@ -419,9 +420,8 @@ class TestAssumeRole:
 def expire_session(endpoint: Endpoint, access_key: str) -> None:
     """Let an STS session's time run out now (the server's admin hook moves its expiry into the past)."""
     body = json.dumps({"AccessKeyId": access_key}).encode()
-    req = urllib.request.Request(f"{endpoint.url}/_labrunner/iam/expire-session", method="POST", data=body)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        assert json.loads(resp.read())["expired"] is True
+    answer = local_admin.control(endpoint.url, "POST", "iam/expire-session", body=body, secret=endpoint.secret_key)
+    assert answer["expired"] is True
 
 
 def test_aws_cli_with_admin_env(local_env: Endpoint) -> None:

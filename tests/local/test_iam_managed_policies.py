@@ -10,7 +10,7 @@ import pytest
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
-from tests.local.iam_support import ADMIN, Creds, assume, client, unique
+from tests.local.iam_support import Creds, admin, assume, client, unique
 
 MANAGED = [
     "arn:aws:iam::aws:policy/job-function/SystemAdministrator",
@@ -31,7 +31,9 @@ def _document(raw: object) -> dict[str, object]:
 
 def member(endpoint: Endpoint) -> Creds:
     account = str(uuid.uuid4().int)[:12].rjust(12, "2")
-    return assume(endpoint, ADMIN, f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}", session_name="mp")
+    return assume(
+        endpoint, admin(endpoint), f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}", session_name="mp"
+    )
 
 
 @pytest.mark.parametrize("arn", MANAGED, ids=lambda a: a.rsplit("/", 1)[-1])
@@ -81,7 +83,7 @@ def test_managed_policies_are_one_object_for_all_accounts(local_server: Endpoint
     """
     arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
     seen = []
-    for creds in (ADMIN, member(local_server), member(local_server)):
+    for creds in (admin(local_server), member(local_server), member(local_server)):
         iam = client(local_server, "iam", creds)
         found = iam.get_policy(PolicyArn=arn)["Policy"]
         document = iam.get_policy_version(PolicyArn=arn, VersionId=found["DefaultVersionId"])["PolicyVersion"]

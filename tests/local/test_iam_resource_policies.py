@@ -7,13 +7,13 @@ import uuid
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
-from tests.local.iam_support import ACCOUNT, ADMIN, REGION, Creds, allow, assume, client, create_user, error_of, unique
+from tests.local.iam_support import ACCOUNT, REGION, Creds, admin, allow, assume, client, create_user, error_of, unique
 
 
 def member(endpoint: Endpoint) -> tuple[str, Creds]:
     account = str(uuid.uuid4().int)[:12].rjust(12, "3")
     role = f"arn:aws:iam::{account}:role/{identity.ORG_ACCESS_ROLE}"
-    return account, assume(endpoint, ADMIN, role, session_name="other")
+    return account, assume(endpoint, admin(endpoint), role, session_name="other")
 
 
 def bucket_with_policy(endpoint: Endpoint, *statements: dict[str, object]) -> str:

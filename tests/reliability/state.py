@@ -23,8 +23,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
+from tests.helpers import admin_boto3
 
 ACCESS_LOG_FILE = re.compile(r"(^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$")
 CONTROL_TIMES = ("LastModified", "LastUpdateTime", "LastProcessingResult")
@@ -232,17 +232,12 @@ def _cloudtrail(trail: Any) -> list[Any]:
     return sorted((e["EventId"], e["EventName"]) for e in events)
 
 
-ADMIN = boto3.Session(
-    aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-    aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-    region_name=identity.DEFAULT_REGION,
-)
 _CLIENTS: dict[tuple[boto3.Session, str, str], Any] = {}
 
 
 def account_state(endpoint: Endpoint, session: boto3.Session | None = None) -> dict[str, Any]:
     """Everything in the account (the admin's, or the session's), read through the APIs."""
-    session = session or ADMIN
+    session = session or admin_boto3(endpoint)
 
     def client(service: str) -> Any:
         key = (session, endpoint.url, service)

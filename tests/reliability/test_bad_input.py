@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,14 @@ import boto3
 import pytest
 
 from labrunner import paths
-from labrunner.local import identity
+from labrunner.local import admin, identity
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Status
 from tests.conftest import free_port, reset_server
-from tests.helpers import cli, local_context, run, statuses
+from tests.helpers import admin_boto3, cli, local_context, run, statuses
 from tests.reliability.state import account_state, differences, settled_state
 
 Env = dict[str, str | None]
-ADMIN = boto3.Session(
-    aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-    aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-    region_name=identity.DEFAULT_REGION,
-)
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +117,9 @@ def _student_session(admin: boto3.Session, endpoint: Endpoint, account: str) -> 
 def aws_env(endpoint: Endpoint, **changes: str | None) -> Env:
     env: Env = {
         "AWS_ENDPOINT_URL": endpoint.url,
-        "AWS_ACCESS_KEY_ID": identity.ADMIN_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": identity.ADMIN_SECRET_KEY,
-        "AWS_DEFAULT_REGION": identity.DEFAULT_REGION,
+        "AWS_ACCESS_KEY_ID": endpoint.access_key,
+        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+        "AWS_DEFAULT_REGION": endpoint.region,
     }
     env.update(changes)
     return env
@@ -133,11 +127,10 @@ def aws_env(endpoint: Endpoint, **changes: str | None) -> Env:
 
 def expired_session(endpoint: Endpoint) -> dict[str, str]:
     """Keys of an STS session whose hour has passed (the local AWS's admin endpoint ends it now)."""
-    creds = _student_session(ADMIN, endpoint, "222222222222").get_credentials()
+    creds = _student_session(admin_boto3(endpoint), endpoint, "222222222222").get_credentials()
     body = json.dumps({"AccessKeyId": creds.access_key}).encode()
-    request = urllib.request.Request(f"{endpoint.url}/_labrunner/iam/expire-session", data=body, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert json.loads(answer.read())["expired"] is True
+    answer = admin.control(endpoint.url, "POST", "iam/expire-session", body=body, secret=endpoint.secret_key)
+    assert answer["expired"] is True
     return {
         "AWS_ACCESS_KEY_ID": creds.access_key,
         "AWS_SECRET_ACCESS_KEY": creds.secret_key,
@@ -209,7 +202,7 @@ GOOD_STUDENT = "- {name: alice, account: '111111111111'}\n"
 @pytest.fixture(scope="module")
 def alice(baseline: dict[str, Any], local_server: Endpoint) -> tuple[boto3.Session, Endpoint]:
     """The roster's correctly listed student: a session in her account."""
-    return _student_session(ADMIN, local_server, "111111111111"), local_server
+    return _student_session(admin_boto3(local_server), local_server, "111111111111"), local_server
 
 
 @pytest.mark.parametrize(

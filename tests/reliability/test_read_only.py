@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from labrunner.local import faults, identity
 from labrunner.local.lifecycle import Endpoint
-from tests.helpers import cli
+from tests.helpers import admin_boto3, cli
 from tests.reliability.state import differences, settled_state
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -21,11 +21,7 @@ STUDENT = "student-read-only"
 
 def read_only_session(endpoint: Endpoint) -> boto3.Session:
     """An IAM user of the default account with nothing but the AWS managed ReadOnlyAccess."""
-    iam = boto3.Session(
-        aws_access_key_id=identity.ADMIN_ACCESS_KEY,
-        aws_secret_access_key=identity.ADMIN_SECRET_KEY,
-        region_name=identity.DEFAULT_REGION,
-    ).client("iam", endpoint_url=endpoint.url)
+    iam = admin_boto3(endpoint).client("iam", endpoint_url=endpoint.url)
     iam.create_user(UserName=STUDENT)
     iam.attach_user_policy(UserName=STUDENT, PolicyArn=READ_ONLY)
     key = iam.create_access_key(UserName=STUDENT)["AccessKey"]

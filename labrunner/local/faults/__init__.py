@@ -198,7 +198,7 @@ def configure(endpoint_url: str, **values: float | str) -> dict[str, Any]:
     """Client side: change fault settings of a running server (POST /_labrunner/faults)."""
     from labrunner.local import admin
 
-    return admin.call(endpoint_url, "POST", "faults", **{name: str(value) for name, value in values.items()})
+    return admin.control(endpoint_url, "POST", "faults", {name: str(value) for name, value in values.items()})
 
 
 def status(endpoint_url: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 SPEC §6.7: as in an AWS Organization, every 12-digit account has an
 `OrganizationAccountAccessRole` (AdministratorAccess) that the management account — here the
-default account, whose `labrunner-admin` user holds the fixed keys `labrunner local env`
-prints — may assume. Accounts are created lazily, when a role in them is first assumed.
+default account, whose `labrunner-admin` user holds the keys `labrunner local env` prints (a
+fixed access key id, the secret of this LABRUNNER_HOME) — may assume. Accounts are created
+lazily, when a role in them is first assumed.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def org_access_trust_policy() -> str:
     )
 
 
-def ensure_admin_user() -> None:
-    """The default account's `labrunner-admin` with AdministratorAccess and the fixed access key."""
+def ensure_admin_user(secret: str) -> None:
+    """The default account's `labrunner-admin` with AdministratorAccess and the admin's access key."""
     backend = _iam(identity.DEFAULT_ACCOUNT)
     user = backend.users.get(identity.ADMIN_USER)
     if user is None:
@@ -55,10 +56,10 @@ def ensure_admin_user() -> None:
         backend.attach_user_policy(ADMINISTRATOR_ACCESS, identity.ADMIN_USER)
     if identity.ADMIN_ACCESS_KEY not in backend.access_keys:
         key = backend.create_access_key(identity.ADMIN_USER)
-        # Re-keyed rather than generated: the keys are constants that clients already hold.
+        # Re-keyed rather than generated: clients already hold the keys (from LABRUNNER_HOME).
         del backend.access_keys[key.access_key_id]
         key.access_key_id = identity.ADMIN_ACCESS_KEY
-        key.secret_access_key = identity.ADMIN_SECRET_KEY
+        key.secret_access_key = secret
         backend.access_keys[key.access_key_id] = key
 
 
@@ -89,12 +90,11 @@ def ensure_account(account_id: str) -> bool:
         return created
 
 
-def _after_reset() -> None:
-    with _lock:
-        _ready.clear()
-    ensure_admin_user()
-
-
 def install(hooks: ServerHooks) -> None:
-    hooks.on_start(ensure_admin_user)
-    hooks.on_reset(_after_reset)
+    def after_reset() -> None:
+        with _lock:
+            _ready.clear()
+        ensure_admin_user(hooks.admin_secret)
+
+    hooks.on_start(lambda: ensure_admin_user(hooks.admin_secret))
+    hooks.on_reset(after_reset)

@@ -4,8 +4,10 @@ moto's own enforcement stays off (moto_settings.py): it checks DynamoDB and Logs
 resource `*` only, answers in the wrong error shape, mis-evaluates trust policies and rejects
 valid signatures of S3 keys with `'`, `+`, `(`, `*` or `!`. This middleware instead:
 
-1. finds the access key (SigV4 header or presigned query; signatures are not verified) and its
-   owner: an IAM user of any account or an unexpired STS session — else AWS's credential error;
+1. finds the access key (SigV4 header or presigned query) and its owner: an IAM user of any
+   account or an unexpired STS session — else AWS's credential error; then verifies the
+   request's SigV4 signature against that key's secret with botocore's signer (iam/signatures.py,
+   where AWS's documentation is cited) — else SignatureDoesNotMatch in the service's protocol;
 2. tells moto which account the request belongs to (the key owner's);
 3. works out the IAM action(s) and resource ARN(s) of the operation and evaluates the
    principal's identity policies (and session policy, permissions boundary, S3 bucket or SQS
@@ -27,7 +29,7 @@ from typing import Any
 from labrunner.local.app import AdminError, AdminRequest, register_admin_endpoint
 from labrunner.local.fidelity import accounts
 from labrunner.local.hooks import ServerHooks, WSGIApp
-from labrunner.local.iam import actions, credentials, errors
+from labrunner.local.iam import actions, credentials, errors, signatures
 from labrunner.local.iam.authorizer import authorize, authorize_assume_role, denied_message
 from labrunner.local.iam.resource_policies import resource_policy
 
@@ -46,6 +48,11 @@ _PROBLEMS: dict[credentials.Failure, errors.CredentialProblem] = {
     "InvalidClientTokenId": "unknown-key",
     "InvalidToken": "invalid-token",
     "ExpiredToken": "expired",
+}
+_SIGNATURE_PROBLEMS: dict[signatures.Problem, errors.CredentialProblem] = {
+    "mismatch": "signature",
+    "skewed": "skewed",
+    "unsupported": "unsupported-signature",
 }
 
 
@@ -159,6 +166,11 @@ class IAMEnforcement:
             problem = _PROBLEMS[owner.reason]
             answer = errors.credential_error(service, protocol or "query", method, problem, credential.access_key)
             return _respond(start_response, answer)
+        mismatch = self.check_signature(environ, service, owner.secret)
+        if mismatch is not None:
+            problem = _SIGNATURE_PROBLEMS[mismatch]
+            answer = errors.credential_error(service, protocol or "query", method, problem, credential.access_key)
+            return _respond(start_response, answer)
 
         if credentials.presigned_url_expired(environ):
             return _respond(
@@ -174,6 +186,19 @@ class IAMEnforcement:
         if denied is not None:
             return _respond(start_response, denied)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def check_signature(environ: dict[str, Any], service: str, secret: str) -> signatures.Problem | None:
+        """None when the request is signed with the key's secret (SigV4, header or presigned URL)."""
+        signature = signatures.parse(environ)
+        if signature is None:  # a credential without a signature (e.g. a bare X-Amz-Credential)
+            return "mismatch"
+        if isinstance(signature, str):
+            return signature
+        if isinstance(signature, signatures.SignatureV2):  # S3 alone still takes SigV2
+            return signatures.verify_v2(signature, environ, secret) if service == "s3" else "unsupported"
+        body = read_body(environ) if signatures.needs_body(signature, environ) else b""
+        return signatures.verify(signature, environ, body, secret)
 
     def authorize(
         self, operation: actions.Operation, owner: credentials.KeyOwner, method: str, context: dict[str, str]

@@ -1,10 +1,10 @@
-"""Who signed a request: the access key (never the signature) and who owns it in moto."""
+"""Who signed a request: the access key, who owns it in moto, and its secret (signatures.py checks the signature)."""
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -38,7 +38,8 @@ def request_credential(environ: dict[str, Any]) -> Credential | None:
     if "X-Amz-Credential" in query or "AWSAccessKeyId" in query:
         params = parse_qs(query)
         scope = params.get("X-Amz-Credential", [""])[0]
-        query_token = params.get("X-Amz-Security-Token", [token])[0]
+        # SigV4 URLs carry X-Amz-Security-Token, botocore's SigV2 URLs x-amz-security-token.
+        query_token = params.get("X-Amz-Security-Token", params.get("x-amz-security-token", [token]))[0]
         if scope:
             parts = scope.split("/")
             if len(parts) == 5:
@@ -81,6 +82,7 @@ class KeyOwner:
     arn: str  # user ARN, or arn:aws:sts::A:assumed-role/ROLE/SESSION
     session_policy: str | None = None
     user_name: str | None = None
+    secret: str = field(default="", repr=False)  # the key's secret, to verify the request's signature
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner |
                 return KeyRejected("InvalidClientTokenId")
             if credential.session_token:
                 return KeyRejected("InvalidToken")
-            return KeyOwner(account=account_id, kind="user", arn=user.arn, user_name=user.name)
+            return KeyOwner(
+                account=account_id, kind="user", arn=user.arn, user_name=user.name, secret=key.secret_access_key
+            )
         assumed = assumed_roles.find(account_id, credential.access_key)
         if assumed is None or assumed.access_key is not key:
             return KeyRejected("InvalidClientTokenId")
@@ -161,5 +165,6 @@ def key_owner(credential: Credential, now: datetime | None = None) -> KeyOwner |
             kind="assumed-role",
             arn=f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{assumed.session_name}",
             session_policy=assumed.policy or None,
+            secret=assumed.secret_access_key,
         )
     return KeyRejected("InvalidClientTokenId")

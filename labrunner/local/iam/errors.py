@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 from xml.sax.saxutils import escape
 
-CredentialProblem = Literal["unknown-key", "invalid-token", "expired", "missing"]
+CredentialProblem = Literal[
+    "unknown-key", "invalid-token", "expired", "missing", "signature", "skewed", "unsupported-signature"
+]
 
 # Services that speak JSON but keep their old query-protocol error codes (x-amzn-query-error).
 QUERY_COMPATIBLE = frozenset({"sqs"})
@@ -132,6 +134,11 @@ def throttling(service: str, protocol: str, method: str) -> ErrorResponse:
 _INVALID = "The security token included in the request is invalid."
 _EXPIRED = "The security token included in the request is expired"
 _MISSING = "Request is missing Authentication Token"
+_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+_SKEWED = "Signature expired: the request time is more than 15 minutes away from the server's time."
 
 
 def credential_error(
@@ -149,6 +156,23 @@ def credential_error(
             "invalid-token": _Shape(400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
             "expired": _Shape(400, "ExpiredToken", "The provided token has expired."),
             "missing": _Shape(403, "AccessDenied", "Access Denied"),
+            "signature": _Shape(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+                s3_extra=(("AWSAccessKeyId", access_key),),
+            ),
+            "skewed": _Shape(
+                403,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+            ),
+            "unsupported-signature": _Shape(
+                400,
+                "InvalidRequest",
+                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+            ),
         }
         return _render(shapes[problem], service, protocol, method)
     if protocol == "query":
@@ -157,6 +181,9 @@ def credential_error(
             "invalid-token": _Shape(403, "InvalidClientTokenId", _INVALID),
             "expired": _Shape(403, "ExpiredToken", _EXPIRED),
             "missing": _Shape(403, "MissingAuthenticationToken", _MISSING),
+            "signature": _Shape(403, "SignatureDoesNotMatch", _SIGNATURE),
+            "skewed": _Shape(403, "SignatureDoesNotMatch", _SKEWED),
+            "unsupported-signature": _Shape(403, "SignatureDoesNotMatch", _SIGNATURE),
         }
         return _render(query_shapes[problem], service, protocol, method)
     status = 403 if protocol == "rest-json" or service in QUERY_COMPATIBLE else 400
@@ -165,5 +192,8 @@ def credential_error(
         "invalid-token": _Shape(status, "UnrecognizedClientException", _INVALID, "InvalidClientTokenId"),
         "expired": _Shape(status, "ExpiredTokenException", _EXPIRED, "ExpiredToken"),
         "missing": _Shape(status, "MissingAuthenticationTokenException", _MISSING, "MissingAuthenticationToken"),
+        "signature": _Shape(status, "InvalidSignatureException", _SIGNATURE, "SignatureDoesNotMatch"),
+        "skewed": _Shape(status, "InvalidSignatureException", _SKEWED, "SignatureDoesNotMatch"),
+        "unsupported-signature": _Shape(status, "InvalidSignatureException", _SIGNATURE, "SignatureDoesNotMatch"),
     }
     return _render(json_shapes[problem], service, protocol, method)
