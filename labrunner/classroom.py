@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labrunner.errors import LabrunnerError, UsageError
+from labrunner.output_path import check_folder, names_folder
 
 if TYPE_CHECKING:
     from labrunner.context import Context, Settings
@@ -242,8 +243,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _check_output(output: Path | None) -> None:
-    """--output FILE, or an existing directory for one file per student plus the class file."""
-    if output is None or output.is_dir():
+    """--output FILE, or a folder (existing, or named with a trailing slash) for one file per student."""
+    if output is None:
+        return
+    if names_folder(output):
+        check_folder(output)
         return
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():

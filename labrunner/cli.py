@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import re
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from labrunner import __version__
 from labrunner.errors import LabrunnerError, UsageError
+from labrunner.output_path import FolderPath, parse_output
 
 if TYPE_CHECKING:
     from labrunner.context import Context
@@ -73,7 +75,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument("--region", default=d(None), help="AWS region (default: AWS config, else us-east-1)")
     group.add_argument("--stack-name", default=d(None), help="the workload's stack (default: immersion)")
     group.add_argument("--format", choices=FORMATS, default=d(None), help="report format (default: text)")
-    group.add_argument("--output", type=Path, default=d(None), metavar="FILE", help="also write the report to FILE")
+    group.add_argument(
+        "--output",
+        type=parse_output,
+        default=d(None),
+        metavar="FILE",
+        help="also write the report to FILE (class mode: a folder, e.g. reports/, gets one file per student)",
+    )
     group.add_argument(
         "--labs-dir", type=Path, action="append", default=d(None), metavar="DIR", help="extra step plugins"
     )
@@ -204,6 +212,21 @@ def open_context(args: argparse.Namespace) -> Context:
     return Context(target, Settings(stack_name=stack_name, wait_scale=wait_scale))
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot be right before any command runs (one line, exit 2)."""
+    region = _opt(args, "region")
+    if region is not None:
+        from labrunner.aws.regions import check_region
+
+        check_region(region)
+    wait_scale = _opt(args, "wait_scale")
+    if wait_scale is not None and not (math.isfinite(wait_scale) and wait_scale > 0):
+        raise UsageError(f"--wait-scale must be positive and finite, not {wait_scale}")
+    from labrunner.local.state import check_home
+
+    check_home()
+
+
 # -- rendering ---------------------------------------------------------------------------------
 def make_listener(args: argparse.Namespace) -> Any:
     from rich.console import Console
@@ -258,6 +281,8 @@ def check_output_path(args: argparse.Namespace) -> None:
     output = _opt(args, "output")
     if output is None:
         return
+    if isinstance(output, FolderPath):
+        raise UsageError(f"--output {output}/ names a folder: give a file name, such as {output}/report.txt")
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {output}: directory {parent} does not exist")
@@ -360,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        check_options(args)
         return COMMANDS[args.command](args)
     except LabrunnerError as exc:
         if debug:

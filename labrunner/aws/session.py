@@ -28,6 +28,7 @@ from labrunner.aws.errors import error_code, is_credentials_error
 from labrunner.aws.model_cache import CachingJSONFileLoader
 from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
+from labrunner.aws.regions import check_region
 from labrunner.errors import TargetError, UsageError
 
 TargetKind = Literal["local", "aws"]
@@ -222,6 +223,8 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         else:
             session = new_session(profile_name=spec.profile, region_name=spec.region)
             region = session.region_name or DEFAULT_REGION
+            if not spec.region:
+                check_region(region, "the region of your AWS config (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
             if session.get_credentials() is None:
                 raise TargetError(
                     "no AWS credentials found: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/"
