@@ -278,8 +278,11 @@ def run_class_command(args: argparse.Namespace) -> int:
         from labrunner.local import lifecycle
 
         assert port is not None
-        endpoint, started = lifecycle.start(port)
-        if started:  # stderr: stdout may carry the JSON report
+        restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+        endpoint, started = lifecycle.start(port, restarted.append)
+        if restarted:
+            print(f"labrunner: {restarted[0]}", file=sys.stderr)
+        elif started:  # stderr: stdout may carry the JSON report
             print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
     board = view.make_board(students, steps, args.action, fmt=fmt, output=output)
     run = ClassRun(

@@ -175,6 +175,11 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _notice(message: str) -> None:
+    """A line the user must not miss (e.g. the local AWS restarted empty)."""
+    _stderr(f"labrunner: {message}")
+
+
 def load_catalogue(args: argparse.Namespace) -> Catalogue:
     from labrunner.discovery import load_catalogue as load
 
@@ -342,7 +347,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             raise UsageError(f"port {port} on 127.0.0.1 is already in use; choose another with --port")
         return 0
     if args.action == "start":
-        endpoint, started = lifecycle.start(port)
+        endpoint, started = lifecycle.start(port, _notice)
         verb = "started" if started else "already running"
         print(f'local AWS {verb} on {endpoint.url} (pid {endpoint.pid}); `eval "$(labrunner local env)"` to use it')
         return 0
@@ -356,7 +361,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             return 1
         print(f"local AWS running on {running.url} (pid {running.pid})")
         return 0
-    endpoint, started = lifecycle.start(port)  # env
+    endpoint, started = lifecycle.start(port, _notice)  # env
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
     print("\n".join(lifecycle.env_lines(endpoint)))

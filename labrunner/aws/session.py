@@ -188,8 +188,11 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Ses
     from labrunner.local import lifecycle, state
 
     port = spec.local_port or state.default_port()
-    endpoint, started = lifecycle.start(port)
-    if started:
+    restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+    endpoint, started = lifecycle.start(port, restarted.append)
+    if restarted:
+        notify(f"labrunner: {restarted[0]}")
+    elif started:
         notify(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).")
     region = spec.region or endpoint.region
     session = new_session(

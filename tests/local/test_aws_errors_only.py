@@ -53,7 +53,11 @@ def _aws_cli() -> str:
 
 def test_aws_cli_names_the_error(local_env: Endpoint) -> None:
     result = subprocess.run(
-        [_aws_cli(), "iam", "list-service-specific-credentials"], capture_output=True, text=True, timeout=60
+        [_aws_cli(), "iam", "list-service-specific-credentials"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode in (254, 255), result  # a service error (CLI v2 254, v1 255)
     assert "(NotImplemented)" in result.stderr and "ListServiceSpecificCredentials" in result.stderr, result.stderr
@@ -105,13 +109,3 @@ def test_crash_is_internal_failure_in_json() -> None:
     assert status.startswith("500 ")
     assert headers["x-amzn-ErrorType"] == "InternalFailure"
     assert b'"__type": "com.amazon.coral.service#InternalFailure"' in body
-
-
-def test_html_error_page_is_replaced() -> None:
-    def html_500(_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/html; charset=utf-8")])
-        return [b"<!doctype html><title>500 Internal Server Error</title>"]
-
-    environ = _signed_environ("iam", "http://127.0.0.1/", b"Action=ListRoles", {})
-    status, _headers, body = _call(AWSErrorsOnly(html_500), environ)
-    assert status.startswith("500 ") and b"InternalFailure" in body and b"<html" not in body

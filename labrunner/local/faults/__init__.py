@@ -71,6 +71,10 @@ THROTTLE_SEED = Setting("throttle_seed", "LABRUNNER_FAULT_THROTTLE_SEED", intege
 THROTTLE_BURST = Setting("throttle_burst", "LABRUNNER_FAULT_THROTTLE_BURST", default=1.0, integer=True)
 IAM_DELAY = Setting("iam_delay_s", "LABRUNNER_FAULT_IAM_DELAY_S")
 LAMBDA_COLD_START = Setting("lambda_cold_start_s", "LABRUNNER_FAULT_LAMBDA_COLD_START_S")
+# Not a fault, and read by the client (labrunner/local/lifecycle.py), not the server: how long a command
+# waits for a server that accepts connections to answer its health check before calling it hung. A
+# server busy with a class check answers in well under a second; a stopped (SIGSTOP) one never does.
+HEALTH_WAIT = Setting("health_wait_s", "LABRUNNER_LOCAL_HEALTH_WAIT_S", default=10.0, maximum=600.0)
 SETTINGS = (THROTTLE_RATE, THROTTLE_SEED, THROTTLE_BURST, IAM_DELAY, LAMBDA_COLD_START)
 
 

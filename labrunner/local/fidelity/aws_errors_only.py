@@ -11,8 +11,8 @@ both in the service's own protocol in one place (localstack/aws/skeleton.py: `No
 - any other exception → `InternalFailure`, HTTP 500 ("The request processing has failed because of
   an unknown error, exception or failure", the "Common Errors" page of every query/JSON API
   reference, e.g. https://docs.aws.amazon.com/ses/latest/APIReference/CommonErrors.html);
-- an HTML error page that moto's Flask routing produced itself (a REST path no route matches: 404,
-  405; or a 500) → the same two errors.
+moto's Flask apps run in debug mode, so their exceptions reach this middleware rather than becoming
+HTML pages inside them.
 The shapes are those of labrunner/local/iam/errors.py (query XML, JSON with `__type`, REST-JSON with
 `x-amzn-ErrorType`, S3's REST-XML `<Error>`), so botocore raises a ClientError with the code.
 """
@@ -31,7 +31,6 @@ from labrunner.local.iam import actions, credentials, errors
 
 ORDER = 0  # outermost: a crash in any other middleware is answered too
 NOT_AWS_PREFIXES = ("/_labrunner/", "/moto-api")
-_HTML_ERRORS = {404: "not-implemented", 405: "not-implemented", 500: "internal"}
 
 
 def _service(environ: dict[str, Any]) -> str:
@@ -75,13 +74,9 @@ def aws_error(environ: dict[str, Any], kind: str, detail: str = "") -> errors.Er
     what = f"{service} {name}".strip() if name else f"this {service} operation"
     if kind == "not-implemented":
         message = f"{what} is not implemented by the local AWS (labrunner's embedded moto)"
-        return errors.service_error(service, protocol, method, 501, "NotImplemented", message)
+        return errors.service_error(service, protocol, method, status=501, code="NotImplemented", message=message)
     message = f"the local AWS failed on {what}: {detail}" if detail else f"the local AWS failed on {what}"
-    return errors.service_error(service, protocol, method, 500, "InternalFailure", message)
-
-
-def _is_html(headers: list[tuple[str, str]]) -> bool:
-    return any(k.lower() == "content-type" and v.lower().startswith("text/html") for k, v in headers)
+    return errors.service_error(service, protocol, method, status=500, code="InternalFailure", message=message)
 
 
 class AWSErrorsOnly:
@@ -94,30 +89,13 @@ class AWSErrorsOnly:
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith(NOT_AWS_PREFIXES):
             return self.app(environ, start_response)
-        replaced: list[errors.ErrorResponse] = []
-
-        def checked_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            code = int(status.split(" ", 1)[0])
-            kind = _HTML_ERRORS.get(code)
-            if kind is not None and _is_html(headers):
-                answer = aws_error(environ, kind)
-                replaced.append(answer)
-                return start_response(_status_line(answer), list(answer.headers))
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
         try:
-            body = self.app(environ, checked_start_response)
+            return self.app(environ, start_response)
         except NotImplementedError:
             return self._answer(aws_error(environ, "not-implemented"), start_response)
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)  # the server's log keeps what went wrong
             return self._answer(aws_error(environ, "internal", type(exc).__name__), start_response)
-        if replaced:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            return [replaced[0].body]
-        return body
 
     @staticmethod
     def _answer(answer: errors.ErrorResponse, start_response: Callable[..., Any]) -> Iterable[bytes]:
