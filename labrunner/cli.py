@@ -382,6 +382,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     _PROCESS["one_command"] = argv is None  # the `labrunner` program, not a caller running commands in-process
+    if _PROCESS["one_command"]:
+        from labrunner import interrupt
+
+        interrupt.install()
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -398,8 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stderr(f"labrunner: {one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _stderr("labrunner: interrupted")
-        return 130
+        from labrunner import interrupt
+
+        interrupt.say_interrupted()  # exit cleans up; interrupt's grace timer ends it if that hangs
+        return interrupt.EXIT_CODE
     except Exception as exc:
         if debug:
             raise

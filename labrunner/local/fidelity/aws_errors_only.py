@@ -40,7 +40,7 @@ def _service(environ: dict[str, Any]) -> str:
 
 
 def _query_action(environ: dict[str, Any]) -> str:
-    found = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    found = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", ""))).get("Action")
     if found:
         return found[0]
     stream = environ.get("wsgi.input")
