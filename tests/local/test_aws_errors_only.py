@@ -26,7 +26,6 @@ NOT_IMPLEMENTED: list[tuple[str, str, dict[str, Any]]] = [
     ("iam", "list_service_specific_credentials", {}),  # query XML
     ("iam", "generate_service_last_accessed_details", {"Arn": "arn:aws:iam::123456789012:role/x"}),
     ("dynamodb", "describe_contributor_insights", {"TableName": "t"}),  # JSON
-    ("lambda", "list_function_url_configs", {"FunctionName": "f"}),  # REST-JSON
 ]
 
 
