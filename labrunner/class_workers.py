@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labrunner import interrupt
 from labrunner.events import Listener
 
 if TYPE_CHECKING:
@@ -182,13 +183,14 @@ def grade_in_processes(
     for _ in range(processes * config.threads):
         work.put(None)
     workers, readers = [], []
-    for _ in range(processes):
-        reader, writer = context.Pipe(duplex=False)
-        worker = context.Process(target=_worker, args=(config, work, writer), daemon=True)
-        worker.start()
-        writer.close()  # the worker holds the only writing end: its exit is our end of file
-        workers.append(worker)
-        readers.append(reader)
+    with interrupt.children_ignore_sigint():
+        for _ in range(processes):
+            reader, writer = context.Pipe(duplex=False)
+            worker = context.Process(target=_worker, args=(config, work, writer), daemon=True)
+            worker.start()
+            writer.close()  # the worker holds the only writing end: its exit is our end of file
+            workers.append(worker)
+            readers.append(reader)
     results: dict[str, StudentResult] = {}
     try:
         while len(results) < len(students) and readers:
@@ -201,6 +203,7 @@ def grade_in_processes(
                     continue
                 _dispatch(run, event, results)
     except BaseException:
+        work.cancel_join_thread()  # its feeder thread may block on a full pipe nobody reads any more
         for worker in workers:
             worker.terminate()
         raise

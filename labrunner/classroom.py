@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labrunner.errors import LabrunnerError, UsageError
+from labrunner.output_path import check_folder, names_folder
 
 if TYPE_CHECKING:
     from labrunner.context import Context, Settings
@@ -242,8 +243,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _check_output(output: Path | None) -> None:
-    """--output FILE, or an existing directory for one file per student plus the class file."""
-    if output is None or output.is_dir():
+    """--output FILE, or a folder (existing, or named with a trailing slash) for one file per student."""
+    if output is None:
+        return
+    if names_folder(output):
+        check_folder(output)
         return
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
@@ -274,8 +278,11 @@ def run_class_command(args: argparse.Namespace) -> int:
         from labrunner.local import lifecycle
 
         assert port is not None
-        endpoint, started = lifecycle.start(port)
-        if started:  # stderr: stdout may carry the JSON report
+        restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+        endpoint, started = lifecycle.start(port, restarted.append)
+        if restarted:
+            print(f"labrunner: {restarted[0]}", file=sys.stderr)
+        elif started:  # stderr: stdout may carry the JSON report
             print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
     board = view.make_board(students, steps, args.action, fmt=fmt, output=output)
     run = ClassRun(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import re
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from labrunner import __version__
 from labrunner.errors import LabrunnerError, UsageError
+from labrunner.output_path import FolderPath, parse_output
 
 if TYPE_CHECKING:
     from labrunner.context import Context
@@ -73,7 +75,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument("--region", default=d(None), help="AWS region (default: AWS config, else us-east-1)")
     group.add_argument("--stack-name", default=d(None), help="the workload's stack (default: immersion)")
     group.add_argument("--format", choices=FORMATS, default=d(None), help="report format (default: text)")
-    group.add_argument("--output", type=Path, default=d(None), metavar="FILE", help="also write the report to FILE")
+    group.add_argument(
+        "--output",
+        type=parse_output,
+        default=d(None),
+        metavar="FILE",
+        help="also write the report to FILE (class mode: a folder, e.g. reports/, gets one file per student)",
+    )
     group.add_argument(
         "--labs-dir", type=Path, action="append", default=d(None), metavar="DIR", help="extra step plugins"
     )
@@ -169,6 +177,11 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _notice(message: str) -> None:
+    """A line the user must not miss (e.g. the local AWS restarted empty)."""
+    _stderr(f"labrunner: {message}")
+
+
 def load_catalogue(args: argparse.Namespace) -> Catalogue:
     from labrunner.discovery import load_catalogue as load
 
@@ -204,6 +217,21 @@ def open_context(args: argparse.Namespace) -> Context:
         )
     target = open_target(spec, notify=_stderr)
     return Context(target, Settings(stack_name=stack_name, wait_scale=wait_scale))
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot be right before any command runs (one line, exit 2)."""
+    region = _opt(args, "region")
+    if region is not None:
+        from labrunner.aws.regions import check_region
+
+        check_region(region)
+    wait_scale = _opt(args, "wait_scale")
+    if wait_scale is not None and not (math.isfinite(wait_scale) and wait_scale > 0):
+        raise UsageError(f"--wait-scale must be positive and finite, not {wait_scale}")
+    from labrunner.local.state import check_home
+
+    check_home()
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -260,6 +288,8 @@ def check_output_path(args: argparse.Namespace) -> None:
     output = _opt(args, "output")
     if output is None:
         return
+    if isinstance(output, FolderPath):
+        raise UsageError(f"--output {output}/ names a folder: give a file name, such as {output}/report.txt")
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {output}: directory {parent} does not exist")
@@ -319,7 +349,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             raise UsageError(f"port {port} on 127.0.0.1 is already in use; choose another with --port")
         return 0
     if args.action == "start":
-        endpoint, started = lifecycle.start(port)
+        endpoint, started = lifecycle.start(port, _notice)
         verb = "started" if started else "already running"
         print(f'local AWS {verb} on {endpoint.url} (pid {endpoint.pid}); `eval "$(labrunner local env)"` to use it')
         return 0
@@ -337,7 +367,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         return _local_faults(port, list(args.settings))
     if args.settings:
         raise UsageError(f"`labrunner local {args.action}` takes no KEY=VALUE arguments")
-    endpoint, started = lifecycle.start(port)  # env
+    endpoint, started = lifecycle.start(port, _notice)  # env
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
     print("\n".join(lifecycle.env_lines(endpoint)))
@@ -381,6 +411,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     _PROCESS["one_command"] = argv is None  # the `labrunner` program, not a caller running commands in-process
+    if _PROCESS["one_command"]:
+        from labrunner import interrupt
+
+        interrupt.install()
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -389,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        check_options(args)
         return COMMANDS[args.command](args)
     except LabrunnerError as exc:
         if debug:
@@ -396,8 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stderr(f"labrunner: {one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _stderr("labrunner: interrupted")
-        return 130
+        from labrunner import interrupt
+
+        interrupt.say_interrupted()  # exit cleans up; interrupt's grace timer ends it if that hangs
+        return interrupt.EXIT_CODE
     except Exception as exc:
         if debug:
             raise

@@ -77,23 +77,38 @@ def load_labs_from(directory: Path) -> list[Lab]:
         if not isinstance(lab, Lab):
             raise UsageError(f"lab plugin {path}: LAB must be a labrunner.step.Lab, not {type(lab).__name__}")
         labs.append(lab)
+        _ORIGINS[id(lab)] = path
     return labs
+
+
+_ORIGINS: dict[int, Path] = {}  # id(lab) → the plugin file that defined it, to name both files of a clash
+
+
+def _file_of(lab: Lab, step: object | None = None) -> str:
+    """The plugin file that defined a step (its class's module) or a lab."""
+    if step is not None:
+        where = getattr(sys.modules.get(type(step).__module__), "__file__", None)
+        if where:
+            return str(where)
+    return str(_ORIGINS.get(id(lab), f"lab {lab.id}"))
 
 
 def validate(labs: list[Lab]) -> None:
     """The contract every plugin must keep; a violation names the plugin and the rule."""
-    seen_labs: set[str] = set()
-    seen: set[str] = set()
+    seen_labs: dict[str, Lab] = {}
+    seen: dict[str, tuple[Lab, object]] = {}
     for lab in sorted(labs, key=lambda lab: (lab.order, lab.id)):
         if lab.id in seen_labs:
-            raise UsageError(f"two labs have the id {lab.id!r}")
-        seen_labs.add(lab.id)
+            raise UsageError(f"two labs have the id {lab.id!r}: {_file_of(seen_labs[lab.id])} and {_file_of(lab)}")
+        seen_labs[lab.id] = lab
         for step in lab.steps:
             sid = getattr(step, "id", None)
             if not isinstance(sid, str) or not sid.startswith(f"{lab.id}."):
                 raise UsageError(f"lab {lab.id}: step id {sid!r} must start with {lab.id + '.'!r}")
             if sid in seen:
-                raise UsageError(f"step id {sid!r} is defined twice")
+                first, second = _file_of(*seen[sid]), _file_of(lab, step)
+                where = first if first == second else f"{first} and {second}"
+                raise UsageError(f"step id {sid!r} is defined twice: {where}")
             if not getattr(step, "title", ""):
                 raise UsageError(f"step {sid} has no title")
             for control in step.controls:
@@ -102,7 +117,7 @@ def validate(labs: list[Lab]) -> None:
             for required in step.requires:
                 if required not in seen:
                     raise UsageError(f"step {sid} requires {required!r}, which is not an earlier step")
-            seen.add(sid)
+            seen[sid] = (lab, step)
 
 
 def load_catalogue(extra_dirs: list[Path] | None = None) -> Catalogue:

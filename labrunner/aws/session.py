@@ -28,6 +28,7 @@ from labrunner.aws.errors import error_code, is_credentials_error
 from labrunner.aws.model_cache import CachingJSONFileLoader
 from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
+from labrunner.aws.regions import check_region
 from labrunner.errors import TargetError, UsageError
 
 TargetKind = Literal["local", "aws"]
@@ -187,8 +188,11 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Ses
     from labrunner.local import lifecycle, state
 
     port = spec.local_port or state.default_port()
-    endpoint, started = lifecycle.start(port)
-    if started:
+    restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+    endpoint, started = lifecycle.start(port, restarted.append)
+    if restarted:
+        notify(f"labrunner: {restarted[0]}")
+    elif started:
         notify(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).")
     region = spec.region or endpoint.region
     session = new_session(
@@ -222,6 +226,8 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         else:
             session = new_session(profile_name=spec.profile, region_name=spec.region)
             region = session.region_name or DEFAULT_REGION
+            if not spec.region:
+                check_region(region, "the region of your AWS config (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
             if session.get_credentials() is None:
                 raise TargetError(
                     "no AWS credentials found: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/"

@@ -126,3 +126,16 @@ def write_state(state: ServerState) -> None:
 
 def clear_state(port: int) -> None:
     state_file(port).unlink(missing_ok=True)
+
+
+def check_home() -> None:
+    """Refuse a $LABRUNNER_HOME that cannot be a directory (a file, or under one), in one line."""
+    path = home()
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                from labrunner.errors import UsageError
+
+                what = "LABRUNNER_HOME" if os.environ.get("LABRUNNER_HOME") else "labrunner's state directory"
+                raise UsageError(f"{what} {path} is not usable: {place} is a file, not a directory")
+            return

@@ -28,6 +28,7 @@ from labrunner.classroom import CLASS_SCHEMA, ClassReport, StudentResult
 from labrunner.errors import UsageError
 from labrunner.events import Listener
 from labrunner.model import Report, Status, StepResult
+from labrunner.output_path import make_folder, names_folder
 from labrunner.reporting.json_report import report_dict
 from labrunner.reporting.junit import render_junit
 from labrunner.reporting.markdown import render_markdown
@@ -475,7 +476,8 @@ def write_outputs(report: ClassReport, fmt: str, output: Path | None) -> None:
             if fmt != "text":
                 sys.stdout.write(text)
             return
-        if output.is_dir():
+        if names_folder(output):
+            make_folder(output)
             ext = EXTENSIONS[fmt]
             (output / f"class.{ext}").write_text(text)
             used: set[str] = set()

@@ -171,3 +171,20 @@ def test_text_markdown_junit_and_per_student_files(classroom: Path, tmp_path: Pa
     assert "| alice |" in (out / "class.md").read_text()
     assert "`setup.stack`" in (out / "alice.md").read_text()
     assert "cannot assume" in (out / "carol.md").read_text()
+
+
+def test_output_with_trailing_slash_creates_the_folder(classroom: Path, tmp_path: Path) -> None:
+    """README: `class check --format markdown --output reports/` — the folder need not exist."""
+    out = tmp_path / "new" / "reports"
+    md = cli("class", "check", "setup", "--roster", str(classroom), "--format", "markdown", "--output", f"{out}/")
+    assert md.code == 1, md
+    assert out.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == ["alice.md", "bob.md", "carol.md", "class.md", "dave.md"]
+
+
+def test_output_folder_over_a_file_is_refused(classroom: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "reports"
+    taken.write_text("a file")
+    result = cli("class", "check", "setup", "--roster", str(classroom), "--output", f"{taken}/")
+    assert result.code == 2 and "it is a file, not a folder" in result.err, result
+    assert taken.read_text() == "a file"

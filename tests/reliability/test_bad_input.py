@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,60 @@ def refused(monkeypatch: pytest.MonkeyPatch, *args: str, env: Env | None = None)
         pytest.param(("solve", "--stack-name", "s" * 129), "is not a valid stack name", id="stack-name-long"),
         pytest.param(("solve", "--output"), "expected one argument", id="option-without-value"),
         pytest.param(("solve", "--region", "us east 1"), "'us east 1' is not an AWS region name", id="bad-region"),
+        pytest.param(("solve", "--wait-scale", "nan"), "--wait-scale must be positive and finite", id="wait-scale-nan"),
+        pytest.param(("solve", "--wait-scale", "inf"), "--wait-scale must be positive and finite", id="wait-scale-inf"),
+        pytest.param(("check", "--wait-scale", "-1"), "--wait-scale must be positive and finite", id="wait-scale-neg"),
+        pytest.param(("check", "--output", "reports/"), "names a folder: give a file name", id="output-folder"),
     ],
 )
 def test_bad_arguments(monkeypatch: pytest.MonkeyPatch, unchanged: None, args: tuple[str, ...], says: str) -> None:
     assert says in refused(monkeypatch, *args)
+
+
+REGION_COMMANDS = [
+    ("check",),
+    ("solve", "lab2"),
+    ("up",),
+    ("reset", "--dry-run"),
+    ("class", "check", "--roster", "class.yaml"),
+    ("local", "env"),
+    ("local", "start"),
+]
+
+
+REGION_CASES = [
+    pytest.param((target, region, command), id=f"{target}-{' '.join(command[:2])}-{region.strip()}")
+    for target in ("local", "aws")
+    for region in ("mars-1", "US-EAST-1", "us-east-1 ")
+    for command in REGION_COMMANDS
+]
+
+
+@pytest.mark.parametrize("case", REGION_CASES)
+def test_region_outside_botocore_partitions(
+    monkeypatch: pytest.MonkeyPatch, unchanged: None, local_env: Endpoint, case: tuple[str, str, tuple[str, ...]]
+) -> None:
+    """Refused before anything runs (no 10 s of HTML 500 pages from the local AWS, no DNS error from AWS)."""
+    target, region, command = case
+    started = time.monotonic()
+    line = refused(monkeypatch, "--target", target, *command, "--region", region, env=aws_env(local_env))
+    assert f"{region!r} is not an AWS region name" in line and "check --region" in line
+    assert time.monotonic() - started < 2
+
+
+def test_known_regions_of_every_partition_pass() -> None:
+    from labrunner.aws.regions import check_region
+
+    for region in ("us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1", "ap-southeast-5"):
+        assert check_region(region) == region
+
+
+def test_labrunner_home_is_a_file(monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a directory")
+    for env in ({"LABRUNNER_HOME": str(home)}, {"LABRUNNER_HOME": str(home / "below")}):
+        line = refused(monkeypatch, "check", env=env)
+        assert f"{home} is a file, not a directory" in line and "LABRUNNER_HOME" in line
 
 
 @pytest.mark.parametrize(
@@ -154,6 +205,7 @@ def test_expired_credentials(monkeypatch: pytest.MonkeyPatch, unchanged: None, l
         pytest.param({"AWS_SECRET_ACCESS_KEY": None}, "incomplete AWS credentials", id="key-without-secret"),
         pytest.param({"AWS_ENDPOINT_URL": "not a url"}, "cannot use the AWS endpoint", id="malformed-endpoint"),
         pytest.param({"AWS_DEFAULT_REGION": "moon base 1"}, "is not an AWS region name", id="malformed-region"),
+        pytest.param({"AWS_DEFAULT_REGION": "mars-1"}, "'mars-1' is not an AWS region name", id="unknown-region"),
     ],
 )
 def test_unusable_aws_target(
@@ -275,6 +327,25 @@ def test_broken_plugin(
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert says in refused(monkeypatch, "solve", "--labs-dir", str(tmp_path))
+
+
+def test_id_clash_names_both_files(monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path) -> None:
+    (tmp_path / "again.py").write_text(DUPLICATE_STEP)
+    line = refused(monkeypatch, "solve", "--labs-dir", str(tmp_path))
+    assert str(paths.labs_dir() / "setup.py") in line and str(tmp_path / "again.py") in line
+
+
+def test_id_clash_between_two_labs_dirs_names_both(
+    monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path
+) -> None:
+    bonus = DUPLICATE_STEP.replace('"setup.stack"', '"bonus.x"').replace('id="setup"', 'id="bonus"')
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.py").write_text(bonus)
+    args = ("labs", "--labs-dir", str(tmp_path / "one"), "--labs-dir", str(tmp_path / "two"))
+    line = refused(monkeypatch, *args)
+    assert "two labs have the id 'bonus'" in line
+    assert str(tmp_path / "one" / "one.py") in line and str(tmp_path / "two" / "two.py") in line
 
 
 def test_labs_dir_that_is_a_file(monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path) -> None:

@@ -118,6 +118,10 @@ SETTINGS = (
     CREDENTIAL_TTL,
     LATENCY_MS,
 )
+# Not a fault, and read by the client (labrunner/local/lifecycle.py), not the server: how long a command
+# waits for a server that accepts connections to answer its health check before calling it hung. A
+# server busy with a class check answers in well under a second; a stopped (SIGSTOP) one never does.
+HEALTH_WAIT = Setting("health_wait_s", "LABRUNNER_LOCAL_HEALTH_WAIT_S", default=10.0, maximum=600.0)
 
 
 class Faults:

@@ -106,6 +106,12 @@ def _render(shape: _Shape, service: str, protocol: str, method: str) -> ErrorRes
     return _query_xml(shape)
 
 
+def service_error(service: str, protocol: str, method: str, *, status: int, code: str, message: str) -> ErrorResponse:
+    """Any AWS error `code` with `status`, in the service's protocol (e.g. NotImplemented 501)."""
+    query_code = code if service in QUERY_COMPATIBLE else None
+    return _render(_Shape(status, code, message, query_code), service, protocol, method)
+
+
 def access_denied(service: str, protocol: str, method: str, message: str) -> ErrorResponse:
     """AWS's AccessDenied(Exception) answer for the service."""
     if service == "s3" or protocol == "query":

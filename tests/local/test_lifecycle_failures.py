@@ -1,0 +1,135 @@
+"""A busy, dead or frozen local server: never a second server over a live one, one line when the
+server restarted empty, one line (exit 2) instead of silence when it is frozen."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from labrunner.local import lifecycle, state
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LABRUNNER_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def own_server(home: Path) -> Iterator[lifecycle.Endpoint]:
+    """A server of this test only (killed at the end, whatever the test did to it)."""
+    port = free_port()
+    endpoint, started = lifecycle.start(port)
+    assert started
+    yield endpoint
+    for sig in (signal.SIGCONT, signal.SIGKILL):
+        try:
+            os.kill(endpoint.pid, sig)
+        except ProcessLookupError:
+            break
+
+
+def _slow_labrunner_server(delay_s: float) -> ThreadingHTTPServer:
+    """Answers /_labrunner/health like a labrunner server busy with a class check: after delay_s."""
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay_s)
+            body = json.dumps({"service": "labrunner-local", "pid": os.getpid()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_busy_server_is_waited_for_not_replaced(home: Path) -> None:
+    server = _slow_labrunner_server(1.5)  # the old 0.5 s probe took it for dead and started a second
+    try:
+        endpoint, started = lifecycle.start(server.server_port)
+    finally:
+        server.shutdown()
+    assert not started and endpoint.pid == os.getpid()
+    assert state.read_state(server.server_port) is None  # no dead child's pid recorded
+    assert not (home / f"local-{server.server_port}.log").exists()  # no second server was even tried
+
+
+def test_dead_server_restarts_empty_and_says_so(own_server: lifecycle.Endpoint) -> None:
+    os.kill(own_server.pid, signal.SIGKILL)  # a crash: no `labrunner local stop`
+    while lifecycle.listening(own_server.port):
+        time.sleep(0.05)
+    notices: list[str] = []
+    endpoint, started = lifecycle.start(own_server.port, notices.append)
+    try:
+        assert started and endpoint.pid != own_server.pid
+        assert len(notices) == 1, notices
+        assert "started again, empty" in notices[0] and "`labrunner up`" in notices[0]
+        notices.clear()
+        assert lifecycle.start(own_server.port, notices.append) == (endpoint, False)
+        assert notices == []  # said once, by the first command only
+    finally:
+        lifecycle.stop(own_server.port)
+
+
+def test_stopped_server_is_not_reported_as_restarted(own_server: lifecycle.Endpoint) -> None:
+    assert lifecycle.stop(own_server.port)
+    notices: list[str] = []
+    lifecycle.start(own_server.port, notices.append)
+    lifecycle.stop(own_server.port)
+    assert notices == []
+
+
+def test_cli_after_a_crash_says_it_in_one_line(own_server: lifecycle.Endpoint, home: Path) -> None:
+    os.kill(own_server.pid, signal.SIGKILL)
+    while lifecycle.listening(own_server.port):
+        time.sleep(0.05)
+    result = subprocess.run(
+        [sys.executable, "-m", "labrunner", "check", "setup", "--port", str(own_server.port)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LABRUNNER_HOME": str(home)},
+    )
+    lifecycle.stop(own_server.port)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("labrunner: the local AWS on port"), result.stderr
+    assert "`labrunner up`" in lines[0]
+
+
+def test_frozen_server_is_one_line_and_exit_2(own_server: lifecycle.Endpoint, home: Path) -> None:
+    os.kill(own_server.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "labrunner", "check", "--port", str(own_server.port)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LABRUNNER_HOME": str(home), "LABRUNNER_LOCAL_HEALTH_WAIT_S": "1"},
+    )
+    elapsed = time.monotonic() - t0
+    assert result.returncode == 2, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "did not answer within 1 s" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert elapsed < 15, elapsed
+    assert lifecycle.stop(own_server.port)  # stop ends a frozen server too
+    assert state.read_state(own_server.port) is None
