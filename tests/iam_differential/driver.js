@@ -1,5 +1,6 @@
 // Test-only driver: reads a JSON array of IAM simulation cases on stdin and prints one decision per
-// case ("allowed" | "explicitDeny" | "implicitDeny" | "error:<text>") as a JSON array on stdout.
+// case as a JSON array on stdout: {"decision": "allowed" | "explicitDeny" | "implicitDeny" | "error:<text>",
+// "ignored": [context keys iam-simulate dropped because they do not apply to the action]}.
 // Used by tests/iam_differential/test_iam_differential.py; never part of labrunner's runtime.
 'use strict';
 const { runSimulation } = require('@cloud-copilot/iam-simulate');
@@ -23,10 +24,11 @@ async function decide(c) {
   };
   try {
     const result = await runSimulation(simulation, { simulationMode: 'Strict' });
-    if (result.resultType === 'error') return 'error:' + JSON.stringify(result.errors);
-    return DECISIONS[result.overallResult] || 'error:' + result.overallResult;
+    if (result.resultType === 'error') return { decision: 'error:' + JSON.stringify(result.errors), ignored: [] };
+    const ignored = result.resultType === 'single' ? result.result.ignoredContextKeys || [] : [];
+    return { decision: DECISIONS[result.overallResult] || 'error:' + result.overallResult, ignored };
   } catch (e) {
-    return 'error:' + String(e && e.message ? e.message : e);
+    return { decision: 'error:' + String(e && e.message ? e.message : e), ignored: [] };
   }
 }
 
