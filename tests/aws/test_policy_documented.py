@@ -55,9 +55,10 @@ def _decide(
 
 
 def test_not_resource_with_a_valueless_variable_matches_no_resource() -> None:
-    """ "Policy variables with no value": when a variable's context key has no value, the variable is
-    effectively null, and "If you use a policy variable in the Resource element … it won't match" — so a
-    NotResource built on it excludes nothing and its Deny covers every resource."""
+    """ "Policy variables with no value": "If a variable that has no value in the authorization context is used
+    as part of the `Resource` or `NotResource` element of a policy, the resource that includes a policy variable
+    with no value will not match any resource." — so a NotResource built on it excludes nothing and its Deny
+    covers every resource."""
     deny = _deny("s3:GetObject", NotResource="arn:aws:s3:::home-${aws:username}/*")
     policies = [_doc(_allow(), deny)]
     # A role session has no aws:username: the Deny applies to every object.
@@ -75,9 +76,11 @@ def test_resource_with_a_valueless_variable_grants_nothing() -> None:
 
 
 def test_negated_operator_against_a_valueless_variable_matches() -> None:
-    """ "Policy variables with no value": the null value equals nothing and is like nothing, so the negated
-    operators (StringNotEquals, StringNotLike, ArnNotEquals, ArnNotLike) evaluate to true. The page's own
-    example: Deny unless s3:ExistingObjectTag/Team equals ${aws:PrincipalTag/Team}."""
+    """ "Policy variables with no value": "Inverted condition operators like `StringNotEquals` or
+    `StringNotLike` do match against a null value, as the value of the condition key they are testing against
+    is not equal to or like the effectively null value." The page's own example denies s3:GetObject with
+    StringNotEquals s3:ExistingObjectTag/Team = ${aws:PrincipalTag/Team}: "Access is explicitly denied when
+    `aws:principaltag/Team` is not set." """
     deny = {
         **_deny("s3:GetObject"),
         "Resource": "*",
@@ -107,9 +110,10 @@ def test_negated_ifexists_on_an_absent_key_with_a_valueless_variable_matches() -
     [("${*}", "a*b", "axxb"), ("${?}", "a?b", "axb"), ("${$}", "a$b", "a$$b")],
 )
 def test_special_character_variables_are_literals(special: str, literal: str, other: str) -> None:
-    """ "Special characters": "${*} - represents the * (asterisk) character", "${?} - represents the ?
-    (question mark) character", "${$} - represents the $ (dollar sign) character" — to write those
-    characters where they would otherwise be wildcards; they are not wildcards themselves."""
+    """ "Special characters": "inserting an * asterisk in the string would be interpreted as a wildcard,
+    matching any characters, instead of as a literal *. In these cases, you can use the following predefined
+    policy variables: ${*} - use where you need an * (asterisk) character. ${?} - use where you need a ?
+    (question mark) character. ${$} - use where you need a $ (dollar sign) character." """
     pattern = f"a{special}b"
     resource_policy = [_doc(_allow("s3:GetObject", f"arn:aws:s3:::bkt/{pattern}"))]
     assert _decide("s3:GetObject", f"arn:aws:s3:::bkt/{literal}", resource_policy) == "allowed"
@@ -122,9 +126,9 @@ def test_special_character_variables_are_literals(special: str, literal: str, ot
 
 
 def test_without_version_2012_10_17_variables_are_literal_text() -> None:
-    """ "Using variables in policies": "you must include the Version element and set the version to a
-    version that supports policy variables" (2012-10-17); otherwise "variables such as ${aws:username}
-    aren't recognized as variables and are instead treated as literal strings in the policy"."""
+    """ "Using variables in policies": "Variables were introduced in version `2012-10-17`. … If you don't
+    include the `Version` element and set it to an appropriate version date, variables like `${aws:username}`
+    are treated as literal strings in the policy." """
     resource = "arn:aws:s3:::home-${aws:username}/x"
     for version in (None, "2008-10-17"):
         policies = [_doc(_allow("s3:GetObject", "arn:aws:s3:::home-${aws:username}/*"), version=version)]
@@ -137,8 +141,10 @@ def test_without_version_2012_10_17_variables_are_literal_text() -> None:
 
 
 def test_variables_only_after_the_fifth_colon_of_an_arn() -> None:
-    """ "Where you can use policy variables" (Resource element): "A policy variable can appear as the last
-    part of the ARN or any part after the fifth colon" — earlier, `${…}` is not substituted."""
+    """ "Where you can use policy variables" (Resource element): "You can use a policy variable in the
+    `Resource` element, but only in the resource portion of the ARN. This portion of the ARN appears after the
+    fifth colon (:). You can't use a variable to replace parts of the ARN before the fifth colon, such as the
+    service or account." Earlier, `${…}` is left as text (it matches no real ARN)."""
     context = {"aws:PrincipalAccount": ACCOUNT, "aws:username": "alice"}
     before = [_doc(_allow("sqs:SendMessage", "arn:aws:sqs:us-east-1:${aws:PrincipalAccount}:jobs"))]
     assert _decide("sqs:SendMessage", QUEUE, before, context) == "implicitDeny"
@@ -150,8 +156,9 @@ def test_variables_only_after_the_fifth_colon_of_an_arn() -> None:
 
 
 def test_multivalued_keys_are_not_variables() -> None:
-    """ "Where you can use policy variables": "You can't use multivalued context keys as policy variables"
-    (e.g. aws:TagKeys); such a variable has no value, and its Resource matches nothing."""
+    """ "Using variables in policies": "You can use any single-valued condition key as a variable. You can't
+    use a multivalued condition key as a variable." (e.g. aws:TagKeys); such a variable has no value, and its
+    Resource matches nothing."""
     policies = [_doc(_allow("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:${{aws:TagKeys}}"))]
     assert _decide("sqs:SendMessage", QUEUE, policies, {"aws:TagKeys": ["jobs"]}) == "implicitDeny"
     assert _decide("sqs:SendMessage", QUEUE, policies, {"aws:TagKeys": ["jobs", "x"]}) == "implicitDeny"
@@ -160,9 +167,22 @@ def test_multivalued_keys_are_not_variables() -> None:
 # --- IAM JSON policy elements: Condition operators ---------------------------------------------------------
 
 
+def test_variables_only_in_string_and_arn_operators() -> None:
+    """ "Where you can use policy variables" (Condition element): "You can use a policy variable for
+    `Condition` values in any condition that involves the string operators or the ARN operators. … You can't
+    use a policy variable with other operators, such as `Numeric`, `Date`, `Boolean`, `Binary`, `IP Address`,
+    or `Null` operators." There `${…}` is plain text, which no number, date or address equals."""
+    context = {"aws:MultiFactorAuthAge": "60", "aws:PrincipalTag/max": "3600", "aws:SourceIp": "10.0.0.1"}
+    numeric = {"NumericLessThan": {"aws:MultiFactorAuthAge": "${aws:PrincipalTag/max}"}}
+    assert _decide("sqs:SendMessage", QUEUE, [_doc(_allow("sqs:*", "*", Condition=numeric))], context) == "implicitDeny"
+    string = {"StringEquals": {"aws:MultiFactorAuthAge": "${aws:MultiFactorAuthAge}"}}
+    assert _decide("sqs:SendMessage", QUEUE, [_doc(_allow("sqs:*", "*", Condition=string))], context) == "allowed"
+
+
 def test_null_with_true_and_false_always_holds() -> None:
-    """ "Condition operator to check existence of condition keys" (Null): true holds when the key is absent,
-    false when it is present; "If a single condition operator includes multiple values for a context key,
+    """ "IAM JSON policy elements: Condition operators" (Condition operator to check existence of condition
+    keys, Null): true holds when the key is absent, false when it is present; and "Conditions with multiple
+    context keys or values": "If a single condition operator includes multiple values for a context key,
     those values are evaluated using a logical OR" — both values together always hold."""
     cond = {"Null": {"aws:TokenIssueTime": ["true", "false"]}}
     policies = [_doc(_allow("sqs:SendMessage", "*", Condition=cond))]

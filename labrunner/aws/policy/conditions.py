@@ -250,6 +250,8 @@ def _clause_holds(clause: ConditionClause, context: RequestContext, variables: b
     compare, negated = found
     wanted: list[str] = []
     variable_missing = False
+    # "Variables and tags" (Where you can use policy variables): only string and ARN operators take them.
+    variables = variables and parsed.base.startswith(("string", "arn"))
     for value in clause.values:
         if not variables:
             wanted.append(value)
