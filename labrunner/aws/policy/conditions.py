@@ -64,9 +64,6 @@ MULTIVALUED_KEYS = frozenset(
     )
 )
 
-# Policy variables are substituted only in documents of this version; in older ones they are text.
-VARIABLES_VERSION = "2012-10-17"
-
 
 class MissingVariable(LookupError):
     """A `${key}` policy variable without a value: its key is absent or multivalued, and no default."""

@@ -109,8 +109,9 @@ class _SetResult:
 
 
 def _variables_allowed_at(pattern: str) -> int:
-    """Where policy variables may start in a Resource pattern: after an ARN's fifth colon ("IAM JSON policy
-    elements: Resource"); colons inside `${…}` do not count (a variable's name has its own colon)."""
+    """Where policy variables may start in a Resource pattern: after an ARN's fifth colon ("IAM policy elements:
+    Variables and tags", Where you can use policy variables); colons inside `${…}` do not count (a variable's
+    name has its own colon)."""
     if not pattern.startswith("arn:"):
         return 0
     colons, depth = 0, 0
