@@ -1,7 +1,9 @@
 """labrunner.aws.iam: the least-privilege checks against IAM's documented evaluation logic.
 
-Each case runs through two evaluators that must agree: the pure client-side one and the local
-AWS's iam:SimulateCustomPolicy (the API the checks use on AWS, with pagination).
+Each case runs through both evaluators the checks can use: the pure client-side one and the local AWS's
+iam:SimulateCustomPolicy (the API the checks use on AWS, with pagination), each against the expected status.
+Both are labrunner's own evaluator underneath, so their agreeing would prove nothing: the evaluator itself is
+checked against an independent one in tests/iam_differential.
 """
 
 from __future__ import annotations
@@ -102,16 +104,13 @@ def test_dynamodb_least_privilege(
     local_server: Endpoint, admin_session: boto3.Session, case: tuple[str, list[NamedPolicy], str, str]
 ) -> None:
     _name, policies, expected, needle = case
-    outcomes = []
     for make in _evaluators(local_server, admin_session):
         checks = dynamodb_least_privilege_checks(make([*policies, SQS_OK]), RES)
         status = status_of(tuple(checks)).value
-        outcomes.append(status)
         assert status == expected, (make, [c for c in checks if not c.passed])
         failing = " ".join(c.detail for c in checks if not c.passed)
         assert needle in failing
         assert all(c.hint for c in checks if not c.passed)
-    assert len(set(outcomes)) == 1
 
 
 def test_offending_statement_is_named(local_server: Endpoint, admin_session: boto3.Session) -> None:

@@ -7,7 +7,19 @@ import uuid
 
 from labrunner.local import identity
 from labrunner.local.lifecycle import Endpoint
-from tests.local.iam_support import ACCOUNT, REGION, Creds, admin, allow, assume, client, create_user, error_of, unique
+from tests.local.iam_support import (
+    ACCOUNT,
+    REGION,
+    Creds,
+    admin,
+    allow,
+    assume,
+    client,
+    create_user,
+    error_of,
+    policy,
+    unique,
+)
 
 
 def member(endpoint: Endpoint) -> tuple[str, Creds]:
@@ -111,3 +123,58 @@ def test_queue_policy_deny(local_server: Endpoint) -> None:
     assert denied["Error"]["Code"] == "AccessDenied"
     assert "with an explicit deny in a resource-based policy" in denied["Error"]["Message"]
     sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+
+
+def _role_session(endpoint: Endpoint, path: str, boundary_arn: str | None = None) -> tuple[str, str, Creds]:
+    """A role at `path` that the admin may assume and that has no identity policy; its session."""
+    iam = client(endpoint, "iam")
+    name = unique("pathrole")
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+    extra = {"PermissionsBoundary": boundary_arn} if boundary_arn else {}
+    role = iam.create_role(
+        RoleName=name,
+        Path=path,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        **extra,
+    )["Role"]
+    return role["Arn"], name, assume(endpoint, admin(endpoint), role["Arn"], session_name="pathy")
+
+
+def _queue_granting(endpoint: Endpoint, principal: str) -> str:
+    sqs_admin = client(endpoint, "sqs")
+    name = unique("granted")
+    url: str = sqs_admin.create_queue(QueueName=name)["QueueUrl"]
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "sqs:SendMessage",
+        "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
+    }
+    sqs_admin.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [grant]})}
+    )
+    return url
+
+
+def test_queue_policy_names_a_role_only_at_its_own_path(local_server: Endpoint) -> None:
+    """IAM JSON policy elements: Principal — a role principal is the role's ARN, path included."""
+    role_arn, name, creds = _role_session(local_server, "/team/")
+    sqs = client(local_server, "sqs", creds)
+    sqs.send_message(QueueUrl=_queue_granting(local_server, role_arn), MessageBody="full path")
+    pathless = _queue_granting(local_server, f"arn:aws:iam::{ACCOUNT}:role/{name}")
+    assert error_of(lambda: sqs.send_message(QueueUrl=pathless, MessageBody="no"))["Error"]["Code"] == "AccessDenied"
+
+
+def test_queue_policy_grant_to_the_role_arn_is_limited_by_the_boundary(local_server: Endpoint) -> None:
+    """Permissions boundaries for IAM entities: a resource policy's grant to the role ARN is limited by an
+    implicit deny in the role's boundary; a grant to the session ARN is not."""
+    iam = client(local_server, "iam")
+    boundary = iam.create_policy(PolicyName=unique("logs-only"), PolicyDocument=policy(allow("logs:*")))["Policy"][
+        "Arn"
+    ]
+    role_arn, name, creds = _role_session(local_server, "/", boundary)
+    sqs = client(local_server, "sqs", creds)
+    to_role = _queue_granting(local_server, role_arn)
+    assert error_of(lambda: sqs.send_message(QueueUrl=to_role, MessageBody="no"))["Error"]["Code"] == "AccessDenied"
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/pathy"
+    sqs.send_message(QueueUrl=_queue_granting(local_server, session_arn), MessageBody="session grant")

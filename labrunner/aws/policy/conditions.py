@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from labrunner.aws.policy.document import ConditionClause
-from labrunner.aws.policy.patterns import matches_wildcard
+from labrunner.aws.policy.patterns import LITERAL_QUESTION, LITERAL_STAR, literal_text, matches_wildcard
 
 ContextValue = str | Sequence[str]
 
@@ -44,15 +44,41 @@ class RequestContext:
 
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_SPECIAL_VARIABLES = {"*": "*", "?": "?", "$": "$"}
+# "IAM policy elements: Variables and tags", special characters: ${*}, ${?} and ${$} stand for the
+# characters themselves (a literal `*` or `?` is kept apart from a wildcard, see patterns.LITERAL_STAR).
+_SPECIAL_VARIABLES = {"*": LITERAL_STAR, "?": LITERAL_QUESTION, "$": "$"}
+
+# Multivalued context keys ("Single-valued vs. multivalued context keys"): a list of values even when the
+# request carries one. "Variables and tags": a multivalued key cannot be used as a policy variable.
+MULTIVALUED_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "aws:TagKeys",
+        "aws:CalledVia",
+        "aws:PrincipalServiceNamesList",
+        "aws:PrincipalOrgPaths",
+        "aws:ResourceOrgPaths",
+        "aws:SourceOrgPaths",
+        "dynamodb:Attributes",
+        "dynamodb:LeadingKeys",
+    )
+)
 
 
 class MissingVariable(LookupError):
-    """A `${key}` policy variable whose key is not in the request context."""
+    """A `${key}` policy variable without a value: its key is absent or multivalued, and no default."""
+
+
+def is_multivalued(key: str, values: tuple[str, ...] | None) -> bool:
+    return key.lower() in MULTIVALUED_KEYS or (values is not None and len(values) > 1)
 
 
 def substitute_variables(text: str, context: RequestContext) -> str:
-    """Replace `${aws:username}`-style policy variables (with `${key, 'default'}` support)."""
+    """Replace `${aws:username}`-style policy variables (with `${key, 'default'}` support).
+
+    Raises MissingVariable when a variable has no value: "IAM policy elements: Variables and tags"
+    (Policy variables with no value) says such a value is effectively null and matches nothing.
+    """
     if "${" not in text:
         return text
 
@@ -61,13 +87,14 @@ def substitute_variables(text: str, context: RequestContext) -> str:
         if inner in _SPECIAL_VARIABLES:
             return _SPECIAL_VARIABLES[inner]
         key, _, default = inner.partition(",")
-        values = context.get(key.strip())
-        if values:
+        key = key.strip()
+        values = context.get(key)
+        if values and not is_multivalued(key, values):
             return values[0]
         default = default.strip()
         if len(default) >= 2 and default[0] == default[-1] == "'":
             return default[1:-1]
-        raise MissingVariable(key.strip())
+        raise MissingVariable(key)
 
     return _VARIABLE.sub(replace, text)
 
@@ -194,31 +221,53 @@ def is_known_operator(operator: str) -> bool:
     return parsed.base in _OPERATORS
 
 
-def _clause_holds(clause: ConditionClause, context: RequestContext) -> tuple[bool, bool]:
-    """(holds, key_missing) for one operator/key pair."""
+# Operators whose policy values are wildcard patterns (a literal ${*} must stay apart from `*`).
+_PATTERN_OPERATORS = frozenset({"stringlike", "stringnotlike", "arnequals", "arnlike", "arnnotequals", "arnnotlike"})
+
+
+def _null_holds(clause: ConditionClause, present: bool) -> bool:
+    """Null: "true" holds when the key is absent, "false" when present; values OR together, so a
+    clause listing both always holds ("IAM JSON policy elements: Condition operators", Null)."""
+    wanted = {v.lower() for v in clause.values}
+    return ("true" in wanted and not present) or ("false" in wanted and present)
+
+
+def _clause_holds(clause: ConditionClause, context: RequestContext, variables: bool) -> tuple[bool | None, bool]:
+    """(holds, key_missing) for one operator/key pair; holds is None when AWS's outcome is undocumented."""
     parsed = parse_operator(clause.operator)
     actual = context.get(clause.key)
     present = actual is not None and len(actual) > 0
     if parsed.base == "null":
         if parsed.qualifier is not None or parsed.if_exists:
             return False, False
-        wanted_absent = any(v.lower() == "true" for v in clause.values)
-        return (not present) if wanted_absent else present, False
+        return _null_holds(clause, present), False
     found = _OPERATORS.get(parsed.base)
     if found is None or parsed.qualifier not in (None, "forallvalues", "foranyvalue"):
         return False, False
     compare, negated = found
-    try:
-        wanted = [substitute_variables(v, context) for v in clause.values]
-    except MissingVariable:
-        return False, True
+    wanted: list[str] = []
+    variable_missing = False
+    # "Variables and tags" (Where you can use policy variables): only string and ARN operators take them.
+    variables = variables and parsed.base.startswith(("string", "arn"))
+    for value in clause.values:
+        if not variables:
+            wanted.append(value)
+            continue
+        try:
+            wanted.append(substitute_variables(value, context))
+        except MissingVariable:
+            # "Variables and tags" (Policy variables with no value): a value whose variable has no value
+            # is null; it equals and is like nothing, so the negated operators hold against it.
+            variable_missing = True
+    if parsed.base not in _PATTERN_OPERATORS:
+        wanted = [literal_text(w) for w in wanted]
     if parsed.qualifier == "forallvalues":
         if not present:
             return True, False
         assert actual is not None
         if negated:
-            return all(not any(compare(a, w) for w in wanted) for a in actual), False
-        return all(any(compare(a, w) for w in wanted) for a in actual), False
+            return all(not any(compare(a, w) for w in wanted) for a in actual), variable_missing
+        return all(any(compare(a, w) for w in wanted) for a in actual), variable_missing
     if not present:
         if parsed.if_exists:
             return True, False
@@ -226,21 +275,40 @@ def _clause_holds(clause: ConditionClause, context: RequestContext) -> tuple[boo
             return False, True
         return negated, True
     assert actual is not None
+    if parsed.qualifier is None and is_multivalued(clause.key, actual):
+        # A multivalued key under a single-valued operator: AWS does not document the outcome
+        # ("Single-valued vs. multivalued context keys" only says to use ForAllValues/ForAnyValue), and
+        # iam-simulate never matches (citing an AWS talk). We answer "unknown" and let the statement's
+        # effect decide the strict way: such a condition never lets an Allow apply, always lets a Deny
+        # apply, so the local AWS is never more lenient than AWS could be (SPEC: local stricter).
+        return None, variable_missing
     if negated:
         if parsed.qualifier == "foranyvalue":
-            return any(not any(compare(a, w) for w in wanted) for a in actual), False
-        return not any(compare(a, w) for a in actual for w in wanted), False
-    return any(compare(a, w) for a in actual for w in wanted), False
+            return any(not any(compare(a, w) for w in wanted) for a in actual), variable_missing
+        return not any(compare(a, w) for a in actual for w in wanted), variable_missing
+    return any(compare(a, w) for a in actual for w in wanted), variable_missing
 
 
-def evaluate_conditions(clauses: Sequence[ConditionClause], context: RequestContext) -> ConditionResult:
-    """Evaluate a statement's Condition block against the request context."""
+def evaluate_conditions(
+    clauses: Sequence[ConditionClause],
+    context: RequestContext,
+    *,
+    variables: bool = True,
+    effect: str = "Allow",
+) -> ConditionResult:
+    """Evaluate a statement's Condition block against the request context.
+
+    `variables`: substitute policy variables (only documents of Version 2012-10-17 have them);
+    `effect`: the statement's Effect, which settles a clause whose outcome AWS leaves undocumented.
+    """
     holds = True
     missing: list[str] = []
     for clause in clauses:
-        ok, key_missing = _clause_holds(clause, context)
+        ok, key_missing = _clause_holds(clause, context, variables)
         if key_missing and clause.key not in missing:
             missing.append(clause.key)
+        if ok is None:
+            ok = effect == "Deny"
         if not ok:
             holds = False
     return ConditionResult(holds=holds, missing_keys=tuple(missing))

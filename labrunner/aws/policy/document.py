@@ -71,6 +71,9 @@ class Statement:
     conditions: tuple[ConditionClause, ...] = ()
     start: Position | None = None
     end: Position | None = None
+    # Policy variables are substituted only under "Version": "2012-10-17"; otherwise `${…}` is plain text
+    # ("IAM policy elements: Variables and tags": variables need that version).
+    variables: bool = True
     _action_match: ActionMatcher | None = field(default=None, compare=False, repr=False)
 
     def action_applies(self, action: str) -> bool:
@@ -148,7 +151,7 @@ def _text(value: str | bool | float) -> str:
     return str(value)
 
 
-def _statement(raw: Any, index: int, span: tuple[Position, Position] | None) -> Statement:
+def _statement(raw: Any, index: int, span: tuple[Position, Position] | None, variables: bool) -> Statement:
     if not isinstance(raw, Mapping):
         raise PolicyParseError(f"statement #{index + 1} must be an object")
     effect = raw.get("Effect")
@@ -177,6 +180,7 @@ def _statement(raw: Any, index: int, span: tuple[Position, Position] | None) -> 
         conditions=_conditions(raw["Condition"]) if "Condition" in raw else (),
         start=span[0] if span else None,
         end=span[1] if span else None,
+        variables=variables,
         _action_match=action_matcher(actions if actions is not None else not_actions or ()),
     )
 
@@ -186,8 +190,11 @@ def _from_mapping(data: Mapping[str, Any], spans: list[tuple[Position, Position]
         raise PolicyParseError("a policy document needs a Statement")
     raw = data["Statement"]
     items = raw if isinstance(raw, list) else [raw]
-    statements = tuple(_statement(item, i, spans[i] if i < len(spans) else None) for i, item in enumerate(items))
     version = data.get("Version")
+    variables = version == "2012-10-17"
+    statements = tuple(
+        _statement(item, i, spans[i] if i < len(spans) else None, variables) for i, item in enumerate(items)
+    )
     policy_id = data.get("Id")
     return PolicyDocument(
         version=str(version) if version is not None else None,

@@ -103,22 +103,53 @@ class _SetResult:
     denies: tuple[MatchedStatement, ...]
     missing: tuple[str, ...]
     account_only_allow: bool = False  # allowed only through an account principal (delegation)
+    # Allowed only through grants to the caller's role ARN (or its account): limited by an implicit deny in
+    # a permissions boundary or session policy, unlike grants to the session ARN, a user ARN or `*`.
+    role_only_allow: bool = False
+
+
+def _variables_allowed_at(pattern: str) -> int:
+    """Where policy variables may start in a Resource pattern: after an ARN's fifth colon ("IAM policy elements:
+    Variables and tags", Where you can use policy variables); colons inside `${…}` do not count (a variable's
+    name has its own colon)."""
+    if not pattern.startswith("arn:"):
+        return 0
+    colons, depth = 0, 0
+    for i, char in enumerate(pattern):
+        if pattern.startswith("${", i):
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == ":" and not depth:
+            colons += 1
+            if colons == 5:
+                return i + 1
+    return len(pattern)
+
+
+def _substituted(pattern: str, context: RequestContext) -> str | None:
+    """The pattern with its variables replaced, or None when one has no value (it matches no resource)."""
+    start = _variables_allowed_at(pattern)
+    head, tail = pattern[:start], pattern[start:]
+    try:
+        return head + substitute_variables(tail, context)
+    except MissingVariable:
+        return None
 
 
 def _resource_applies(statement: Statement, resource: str, context: RequestContext) -> bool:
     patterns = statement.resources if statement.resources is not None else statement.not_resources
     if patterns is None:
         return True  # e.g. a role trust policy: the resource is the role itself
-    if any("${" in p for p in patterns):
-        try:
-            patterns = tuple(substitute_variables(p, context) for p in patterns)
-        except MissingVariable:
-            return False  # AWS: a variable without a value makes the statement not apply
-    hit = resource_matcher(patterns)(resource)
+    if statement.variables and any("${" in p for p in patterns):
+        # "IAM policy elements: Variables and tags": a pattern whose variable has no value matches no
+        # resource, so a Resource with it grants nothing and a NotResource with it excludes nothing.
+        patterns = tuple(p for p in (_substituted(p, context) for p in patterns) if p is not None)
+    hit = bool(patterns) and resource_matcher(patterns)(resource)
     return hit if statement.resources is not None else not hit
 
 
-def _principal_applies(statement: Statement, caller: Caller | None) -> MatchKind | None:
+def _principal_applies(statement: Statement, caller: Caller | None, has_boundary: bool) -> MatchKind | None:
     if statement.principal is None and statement.not_principal is None:
         return "everyone"
     if caller is None:
@@ -126,6 +157,10 @@ def _principal_applies(statement: Statement, caller: Caller | None) -> MatchKind
     if statement.principal is not None:
         return principal_match(statement.principal, caller)
     assert statement.not_principal is not None
+    if statement.effect == "Deny" and has_boundary:
+        # "Permissions boundaries for IAM entities": a Deny with NotPrincipal always denies a principal
+        # that has a permissions boundary, whatever the NotPrincipal names.
+        return "everyone"
     return None if principal_match(statement.not_principal, caller) is not None else "everyone"
 
 
@@ -137,11 +172,13 @@ def _evaluate_set(
     caller: Caller | None,
     *,
     check_principal: bool,
+    has_boundary: bool = False,
 ) -> _SetResult:
     allows: list[MatchedStatement] = []
     denies: list[MatchedStatement] = []
     missing: list[str] = []
     strong_allow = False
+    role_allow = False
     for policy in policies:
         for statement in policy.document.statements:
             if not statement.action_applies(action):
@@ -150,11 +187,13 @@ def _evaluate_set(
                 continue
             match_kind: MatchKind | None = "everyone"
             if check_principal:
-                match_kind = _principal_applies(statement, caller)
+                match_kind = _principal_applies(statement, caller, has_boundary)
                 if match_kind is None:
                     continue
             if statement.conditions:
-                result = evaluate_conditions(statement.conditions, context)
+                result = evaluate_conditions(
+                    statement.conditions, context, variables=statement.variables, effect=statement.effect
+                )
                 missing.extend(k for k in result.missing_keys if k not in missing)
                 if not result.holds:
                     continue
@@ -172,13 +211,16 @@ def _evaluate_set(
                 denies.append(matched)
             else:
                 allows.append(matched)
-                if match_kind != "account":
+                if match_kind == "role":
+                    role_allow = True
+                elif match_kind != "account":
                     strong_allow = True
     return _SetResult(
         allows=tuple(allows),
         denies=tuple(denies),
         missing=tuple(missing),
-        account_only_allow=bool(allows) and not strong_allow,
+        account_only_allow=bool(allows) and not strong_allow and not role_allow,
+        role_only_allow=role_allow and not strong_allow,
     )
 
 
@@ -213,14 +255,16 @@ def evaluate(
         check_principal=False,
     )
     resource_result = None
+    boundaries = _as_policies(permissions_boundaries, "boundary", "PermissionsBoundaryPolicyInputList")
     if resource_policy is not None:
         policy = (
             resource_policy
             if isinstance(resource_policy, Policy)
             else Policy.of(resource_policy, "ResourcePolicy", "resource")
         )
-        resource_result = _evaluate_set([policy], action, resource, context, caller, check_principal=True)
-    boundaries = _as_policies(permissions_boundaries, "boundary", "PermissionsBoundaryPolicyInputList")
+        resource_result = _evaluate_set(
+            [policy], action, resource, context, caller, check_principal=True, has_boundary=bool(boundaries)
+        )
     boundary = _evaluate_set(boundaries, action, resource, context, caller, check_principal=False)
     sessions = _as_policies(session_policies, "session", "SessionPolicy")
     session = _evaluate_set(sessions, action, resource, context, caller, check_principal=False)
@@ -244,7 +288,11 @@ def evaluate(
         if identity.allows and boundary_ok and session_ok:
             extra = resource_result.allows if resource_result else ()
             return Decision("allowed", identity.allows + extra, missing)
-        if resource_grants_directly and resource_result is not None:
+        # "Permissions boundaries for IAM entities" / "Policy evaluation logic": a grant to the role ARN is
+        # limited by an implicit deny in a boundary or session policy; one to the session ARN, a user ARN or
+        # `*` is not.
+        limited = resource_result is not None and resource_result.role_only_allow
+        if resource_grants_directly and resource_result is not None and (not limited or (boundary_ok and session_ok)):
             return Decision("allowed", resource_result.allows, missing)
     elif identity.allows and resource_allows and boundary_ok and session_ok and resource_result is not None:
         return Decision("allowed", identity.allows + resource_result.allows, missing)

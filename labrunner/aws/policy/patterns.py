@@ -8,6 +8,17 @@ from collections.abc import Callable, Iterable, Mapping
 
 Matcher = Callable[[str], bool]
 
+# `${*}` and `${?}` in a policy stand for the characters themselves, not wildcards ("IAM policy elements:
+# Variables and tags", special characters). Substitution writes them as these private-use characters,
+# which the matchers below compare as the literal `*` and `?`.
+LITERAL_STAR = "\ue000"
+LITERAL_QUESTION = "\ue001"
+
+
+def literal_text(text: str) -> str:
+    """The text a substituted pattern stands for when compared without wildcards (StringEquals…)."""
+    return text.replace(LITERAL_STAR, "*").replace(LITERAL_QUESTION, "?")
+
 
 def _always(_value: str) -> bool:
     return True
@@ -25,6 +36,10 @@ def wildcard_regex(pattern: str) -> str:
             out.append(".*")
         elif char == "?":
             out.append(".")
+        elif char == LITERAL_STAR:
+            out.append(re.escape("*"))
+        elif char == LITERAL_QUESTION:
+            out.append(re.escape("?"))
         else:
             out.append(re.escape(char))
     return "".join(out)
@@ -41,7 +56,7 @@ def _combine(patterns: Iterable[str], *, ignore_case: bool) -> Matcher:
         if "*" in pattern or "?" in pattern:
             wild.append(wildcard_regex(key))
         else:
-            literals.add(key)
+            literals.add(literal_text(key))
     regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
     if not literals and regex is None:
         return _never

@@ -24,7 +24,9 @@ class Caller:
     kind: PrincipalKind
     arn: str  # the principal's ARN, the service name, the provider, or "*" for anonymous
     account: str | None = None
-    role_arn: str | None = None  # for an assumed role: arn:aws:iam::A:role/NAME (path dropped)
+    # For a role or its session: the role's ARN, with its path when known (an assumed-role ARN omits the
+    # path, so `caller_from` gives arn:aws:iam::A:role/NAME; the local authorizer fills in the real one).
+    role_arn: str | None = None
     partition: str = "aws"
 
     @property
@@ -76,21 +78,19 @@ def caller_from(principal: str) -> Caller:
     return Caller(kind="other", arn=text)
 
 
-def _role_name_arn(arn: str) -> str:
-    """arn:aws:iam::A:role/path/NAME -> arn:aws:iam::A:role/NAME (how sessions refer to their role)."""
-    match = _IAM_ARN.match(arn)
-    if not match or not match["rest"].startswith("role/"):
-        return arn
-    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['rest'].rsplit('/', 1)[-1]}"
-
-
-MatchKind = Literal["everyone", "account", "exact", "service", "federated"]
+MatchKind = Literal["everyone", "account", "exact", "role", "service", "federated"]
+# `role`: the Principal names the role ARN of a role session. "Permissions boundaries for IAM entities": a
+# resource policy's grant to the role ARN is limited by an implicit deny in a boundary or session policy,
+# unlike a grant to the session ARN, a user ARN or `*`.
+_STRENGTH: dict[MatchKind, int] = {"account": 0, "role": 1, "service": 2, "federated": 2, "exact": 3, "everyone": 3}
 
 
 def aws_principal_match(value: str, caller: Caller) -> MatchKind | None:
     """How one `"AWS": value` entry covers the caller, or None.
 
-    `account` means the whole account is trusted: its own identity policies then decide.
+    `account` means the whole account is trusted: its own identity policies then decide. A role ARN
+    matches only as written, path included ("IAM JSON policy elements: Principal": role principals
+    are the role's ARN), so `role/NAME` does not cover a role at `role/team/NAME`.
     """
     if value == "*":
         return "everyone"
@@ -101,13 +101,9 @@ def aws_principal_match(value: str, caller: Caller) -> MatchKind | None:
     if value.endswith(":root"):
         match = _IAM_ARN.match(value)
         return "account" if match and match["rest"] == "root" and caller.account == match["account"] else None
+    if caller.kind in ("assumed-role", "role") and caller.role_arn is not None and value == caller.role_arn:
+        return "role"
     if value == caller.arn:
-        return "exact"
-    if (
-        caller.kind in ("assumed-role", "role")
-        and caller.role_arn is not None
-        and _role_name_arn(value) == _role_name_arn(caller.role_arn)
-    ):
         return "exact"
     return None
 
@@ -121,7 +117,7 @@ def principal_match(spec: PrincipalSpec, caller: Caller) -> MatchKind | None:
         kind = aws_principal_match(value, caller)
         if kind == "exact":
             return "exact"
-        if kind is not None:
+        if kind is not None and (found is None or _STRENGTH[kind] > _STRENGTH[found]):
             found = kind
     if found is not None:
         return found

@@ -10,6 +10,7 @@ runtime to decide whether a function's role may poll its queue and write its log
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 from labrunner.aws.policy import (
     AccessRequest,
+    Caller,
     Decision,
     MatchedStatement,
     Policy,
@@ -88,17 +90,19 @@ def authorize(
     moto's IAM at call time, so policy changes take effect on the next request (or, with an IAM
     propagation delay injected, N seconds later: labrunner/local/faults/propagation.py).
     """
-    if _ROOT.match(principal_arn):
-        return Decision("allowed")  # the account root user is not limited by identity policies
-    # A change IAM has not propagated yet is not enforced (fault injection; none by default).
-    gathered = PROPAGATION.enforced_policies(principal_arn) or policies_for(principal_arn)
     caller = caller_from(principal_arn)
+    if resource_policy is not None:
+        caller = _with_role_path(caller)
     request = AccessRequest(
         action=action,
         resource=resource,
         caller=caller,
         context=request_context(principal_arn, context),
     )
+    if _ROOT.match(principal_arn):
+        return _authorize_root(request, account_id, resource_policy, resource_account)
+    # A change IAM has not propagated yet is not enforced (fault injection; none by default).
+    gathered = PROPAGATION.enforced_policies(principal_arn) or policies_for(principal_arn)
     sessions = [p if isinstance(p, Policy) else Policy.of(p, "SessionPolicy", "session") for p in session_policies]
     return evaluate(
         request,
@@ -108,6 +112,34 @@ def authorize(
         session_policies=sessions,
         resource_account=resource_account if resource_account is not None else account_id,
     )
+
+
+def _authorize_root(
+    request: AccessRequest, account_id: str, resource_policy: PolicyInput | Policy | None, resource_account: str | None
+) -> Decision:
+    """The account root user: no identity policy limits it, but a resource policy still applies.
+
+    "Policy evaluation logic": an explicit deny in any policy, resource-based ones included, overrides every
+    allow; across accounts the resource policy must also grant the access.
+    """
+    if resource_policy is None:
+        return Decision("allowed")
+    verdict = evaluate_resource_policy(resource_policy, request).decision
+    if verdict.explicit_deny:
+        return verdict
+    cross_account = resource_account is not None and resource_account != account_id
+    if cross_account and not verdict.allowed:
+        return verdict
+    return Decision("allowed", verdict.matched_statements, verdict.missing_context_keys)
+
+
+def _with_role_path(caller: Caller) -> Caller:
+    """A role session's caller with its role's real ARN (path included): an assumed-role ARN omits the path,
+    and a resource policy's role principal matches only at the role's own path."""
+    if caller.kind != "assumed-role" or caller.account is None or caller.role_arn is None:
+        return caller
+    role = find_role(iam_backend(caller.account, caller.partition), caller.role_arn.rsplit("/", 1)[-1])
+    return dataclasses.replace(caller, role_arn=str(role.arn)) if role is not None else caller
 
 
 def denied_message(principal_arn: str, action: str, resource: str, decision: Decision) -> str:
@@ -153,7 +185,7 @@ def authorize_assume_role(
     request = AccessRequest(
         action="sts:AssumeRole",
         resource=role.arn,
-        caller=caller_from(principal_arn),
+        caller=_with_role_path(caller_from(principal_arn)),
         context=request_context(principal_arn, context),
     )
     trust = evaluate_resource_policy(trust_policy, request)
