@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labrunner.local import s3_changes
+from labrunner.local.app import AdminError, AdminRequest, register_admin_endpoint
 from labrunner.local.hooks import ServerHooks
 
 Operation = Callable[[str, str, dict[str, Any]], dict[str, Any]]
@@ -37,7 +38,9 @@ def install(hooks: ServerHooks) -> None:
         setattr(ConfigBackend, name, then_record(getattr(ConfigBackend, name)))
     setattr(ConfigBackend, "put_config_rule", putting_rule(ConfigBackend.put_config_rule))  # noqa: B010
     setattr(ConfigBackend, "delete_config_rule", deleting_rule(ConfigBackend.delete_config_rule))  # noqa: B010
+    setattr(ConfigResponse, "get_resource_config_history", bucket_history(ConfigResponse.get_resource_config_history))  # noqa: B010
     engine.DELAY.install(hooks)
+    register_admin_endpoint("POST", "config/control-tower", control_tower_scenario)
     hooks.on_reset(engine.clear_timers)
 
 
@@ -50,6 +53,22 @@ def answering(operation: Operation) -> Callable[[Any], str]:
 
     method.__name__ = operation.__name__
     return method
+
+
+def bucket_history(method: Callable[..., str]) -> Callable[..., str]:
+    """S3 buckets' history from what the recorder recorded; other types as moto answers them."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any) -> str:
+        from labrunner.local.awsconfig import api
+        from labrunner.local.awsconfig.items import S3_BUCKET
+
+        params = json.loads(self.body) if self.body else {}
+        if params.get("resourceType") != S3_BUCKET:
+            return method(self)
+        return json.dumps(api.get_bucket_config_history(self.current_account, self.region, params))
+
+    return wrapper
 
 
 def then_record(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,3 +122,19 @@ def deleting_rule(method: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return wrapper
+
+
+def control_tower_scenario(request: AdminRequest) -> dict[str, Any]:
+    """POST /_labrunner/config/control-tower?account=ID&region=R (SPEC §6 item 11)."""
+    import re
+
+    from labrunner.local import identity
+    from labrunner.local.awsconfig import control_tower
+
+    account = request.query.get("account", identity.DEFAULT_ACCOUNT)
+    region = request.query.get("region", identity.DEFAULT_REGION)
+    if not re.fullmatch(r"\d{12}", account or ""):
+        raise AdminError(400, f"account must be 12 digits, not {account!r}")
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        raise AdminError(400, f"not a region: {region!r}")
+    return control_tower.apply(account, region)
