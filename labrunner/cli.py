@@ -131,7 +131,9 @@ def build_parser() -> ArgumentParser:
         metavar="KEY=VALUE",
         help="faults: knobs to change, e.g. latency_ms=100; scenario: its name (control-tower)",
     )
-    p.add_argument("--account", default=None, help="scenario: the 12-digit account (default: the local default account)")
+    p.add_argument(
+        "--account", default=None, help="scenario: the 12-digit account (default: the local default account)"
+    )
 
     p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
     p.add_argument("action", choices=("check", "solve", "reset"))

@@ -43,6 +43,8 @@ REQUEST_WINDOW_S = 60.0
 
 def request_window_s() -> float:
     return REQUEST_WINDOW_S * time_scale()
+
+
 CONTRIBUTOR_CAP = 100
 
 
@@ -189,18 +191,17 @@ def start_config_rules_evaluation(account_id: str, region: str, params: dict[str
                     f"The rule {name} is currently being deleted. Please retry after some time"
                 )
             status = state.statuses.get(name)
-            mine = status is not None and status.rule_id == rule.config_rule_id
-            if rule.config_rule_state == engine.EVALUATING or (mine and status is not None and status.pending_requested):
+            mine = status if status is not None and status.rule_id == rule.config_rule_id else None
+            if rule.config_rule_state == engine.EVALUATING or (mine is not None and mine.pending_requested):
                 # AWS: an earlier StartConfigRulesEvaluation of the rule must complete first.
                 raise LimitExceededException(
                     f"An evaluation of the rule {name} is already in progress; retry when it completes"
                 )
-            if mine and status is not None and status.last_requested is not None:
-                if clock - status.last_requested < request_window_s():
-                    raise LimitExceededException(
-                        f"StartConfigRulesEvaluation was called for the rule {name} less than a minute ago; "
-                        "retry later"
-                    )
+            last = mine.last_requested if mine is not None else None
+            if last is not None and clock - last < request_window_s():
+                raise LimitExceededException(
+                    f"StartConfigRulesEvaluation was called for the rule {name} less than a minute ago; retry later"
+                )
         for name in rules:
             engine.ensure_status(backend, name, backend.config_rules[name]).last_requested = clock
             engine.schedule(account_id, region, name, None, requested=True)

@@ -67,10 +67,8 @@ def apply(account_id: str, region: str) -> dict[str, Any]:
     backend.start_configuration_recorder(RECORDER)
     rules = []
     for short, identifier in SECURITY_HUB_RULES:
-        existing = next(
-            (r.config_rule_name for r in backend.config_rules.values() if r.config_rule_name.startswith(f"securityhub-{short}-")),
-            None,
-        )
+        prefix = f"securityhub-{short}-"
+        existing = next((n for n in backend.config_rules if str(n).startswith(prefix)), None)
         name = existing or f"securityhub-{short}-{secrets.token_hex(3)}"
         if existing is None:
             backend.put_config_rule(
@@ -83,7 +81,14 @@ def apply(account_id: str, region: str) -> dict[str, Any]:
             with engine.LOCK:
                 backend.config_rules[name].created_by = SECURITY_HUB
         rules.append(name)
-    return {"account": account_id, "region": region, "recorder": RECORDER, "channel": CHANNEL, "bucket": bucket, "rules": rules}
+    return {
+        "account": account_id,
+        "region": region,
+        "recorder": RECORDER,
+        "channel": CHANNEL,
+        "bucket": bucket,
+        "rules": rules,
+    }
 
 
 def _ensure_log_archive(account_id: str, region: str, partition: str) -> str:
