@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from labrunner.aws.config import (
     ENCRYPTION_RULE,
@@ -18,6 +17,7 @@ from labrunner.aws.config import (
     Evaluation,
     EvaluationRequest,
     Recorder,
+    RecordingMark,
     RuleSpec,
     bucket_view,
     config_rules,
@@ -33,8 +33,8 @@ from labrunner.aws.config import (
     managed_rule_request,
     missing_rules_line,
     recording_group_with,
+    recording_mark,
     role_exists,
-    server_time,
     service_linked_role_arn,
     service_rules_note,
     start_evaluation,
@@ -182,18 +182,18 @@ def region_check(ctx: Context) -> Check | None:
     return Check.fail("region", line, hint)
 
 
-def request_evaluation(ctx: Context, buckets: list[str], changed: list[str], since: datetime) -> bool:
+def request_evaluation(ctx: Context, buckets: list[str], changed: list[str], mark: RecordingMark) -> bool:
     """Ask Config to re-evaluate the lab rules whose verdicts on `buckets` are stale.
 
     An evaluation judges only the last *recorded* configuration, so first wait until Config has
-    recorded the buckets changed since `since`. Config refuses a request while an evaluation runs
+    recorded the buckets changed since `mark`. Config refuses a request while an evaluation runs
     or within a minute of the last (LimitExceededException): then wait, retrying once the minute is
     over, unless Config's verdicts catch up meanwhile (changed buckets are re-evaluated by themselves).
     """
     config = ctx.client("config")
     if changed and watching(describe_recorder(config)):
         unrecorded = wait_until_recorded(
-            config, changed, since, RECORDING_WAIT_S * ctx.settings.wait_scale, RECORDING_POLL_S
+            config, changed, mark, RECORDING_WAIT_S * ctx.settings.wait_scale, RECORDING_POLL_S
         )
         if unrecorded:
             ctx.note(f"Config has not recorded the change of {', '.join(unrecorded)} yet; asking anyway")
@@ -216,9 +216,9 @@ def request_evaluation(ctx: Context, buckets: list[str], changed: list[str], sin
         time.sleep(RETRY_POLL_S)
 
 
-def config_clock(ctx: Context) -> datetime:
-    """Now, by AWS's clock (a change made after this is recorded with a later capture time)."""
-    return server_time(ctx.client("config").describe_configuration_recorders())
+def mark_recording(ctx: Context) -> RecordingMark:
+    """Before changing the lab's buckets: what Config has recorded of them so far."""
+    return recording_mark(ctx.client("config"), {demo_bucket(ctx), *lab_buckets(ctx)})
 
 
 class RecorderStep(Step):
@@ -491,11 +491,11 @@ class NoncomplianceStep(Step):
     def apply(self, ctx: Context) -> bool:
         if missing_rules_line(ctx.region) is not None:
             return False
-        since = config_clock(ctx)
+        mark = mark_recording(ctx)
         changed = ensure_demo_bucket(ctx)
         ctx.note(f"{ENCRYPTION_RULE.name} will call it COMPLIANT: {SINCE_2023}")
         touched = [demo_bucket(ctx)] if changed else []
-        return request_evaluation(ctx, lab_buckets(ctx), touched, since) or changed
+        return request_evaluation(ctx, lab_buckets(ctx), touched, mark) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         region = region_check(ctx)
@@ -582,7 +582,7 @@ class RemediatedStep(Step):
         if missing_rules_line(ctx.region) is not None:
             return False
         s3 = ctx.client("s3")
-        since = config_clock(ctx)
+        mark = mark_recording(ctx)
         demo = demo_bucket(ctx)
         changed = ensure_demo_bucket(ctx)
         touched = {demo} if changed else set()
@@ -613,7 +613,7 @@ class RemediatedStep(Step):
                 changed = True
             else:
                 ctx.note(f"{bucket} already has default encryption (AWS's default since January 2023)")
-        return request_evaluation(ctx, lab_buckets(ctx), sorted(touched), since) or changed
+        return request_evaluation(ctx, lab_buckets(ctx), sorted(touched), mark) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         region = region_check(ctx)

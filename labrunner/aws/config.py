@@ -476,15 +476,32 @@ def recorded_at(config: Any, bucket: str) -> datetime | None:
     return captured if isinstance(captured, datetime) else None
 
 
+@dataclass(frozen=True)
+class RecordingMark:
+    """Before a change: AWS's clock, and when Config last recorded each bucket (None: never)."""
+
+    since: datetime
+    captured: Mapping[str, datetime | None]
+
+    def recorded_since(self, bucket: str, at: datetime | None) -> bool:
+        before = self.captured.get(bucket)
+        return at is not None and at >= self.since and (before is None or at > before)
+
+
+def recording_mark(config: Any, buckets: Iterable[str]) -> RecordingMark:
+    since = server_time(config.describe_configuration_recorders())
+    return RecordingMark(since, {bucket: recorded_at(config, bucket) for bucket in buckets})
+
+
 def wait_until_recorded(
-    config: Any, buckets: Iterable[str], since: datetime, deadline_s: float, interval_s: float = 3.0
+    config: Any, buckets: Iterable[str], mark: RecordingMark, deadline_s: float, interval_s: float = 3.0
 ) -> list[str]:
-    """Wait until Config has recorded each bucket at or after `since` (an evaluation judges only
+    """Wait until Config has recorded each bucket again since `mark` (an evaluation judges only
     the last *recorded* configuration); the buckets still unrecorded at the deadline."""
     end = time.monotonic() + deadline_s
     waiting = list(buckets)
     while True:
-        waiting = [b for b in waiting if (at := recorded_at(config, b)) is None or at < since]
+        waiting = [b for b in waiting if not mark.recorded_since(b, recorded_at(config, b))]
         if not waiting or time.monotonic() >= end:
             return waiting
         time.sleep(interval_s)
