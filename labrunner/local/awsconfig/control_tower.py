@@ -1,13 +1,16 @@
 """`labrunner local scenario control-tower`: what AWS Control Tower and Security Hub leave in a member account.
 
 SPEC §6 item 11. From AWS's documentation:
-- AWS Control Tower User Guide, "Resource considerations for AWS Config and AWS Control Tower" /
-  "Configure AWS Config resource tracking": enrolled accounts get a configuration recorder
-  `aws-controltower-BaselineConfigRecorder` (recording all supported resources, role
-  `aws-controltower-ConfigRecorderRole`) and a delivery channel
-  `aws-controltower-BaselineConfigDeliveryChannel` delivering to the central
-  `aws-controltower-logs-<log-archive-account>-<home-region>` bucket of the Log Archive account —
-  another account, so HeadBucket from the member account is refused (403).
+- AWS Control Tower User Guide, "Govern Resource Configurations with AWS Config"
+  (docs.aws.amazon.com/controltower/latest/userguide/config.html), and AWS Prescriptive Guidance,
+  "Managing the configuration of AWS resources" (designing-control-tower-landing-zone/config-mgmt.html):
+  "AWS Control Tower enables AWS Config configuration recorders in all enrolled accounts", "set to
+  continuous recording for all relevant AWS resource types", and "Each AWS Config recorder is set
+  up with a delivery channel that sends all configuration changes to a centralized Amazon S3
+  bucket in the Log Archive account" — another account, so HeadBucket from the member account is
+  refused (403). The names are the ones Control Tower's baseline uses
+  (`aws-controltower-BaselineConfigRecorder`, `aws-controltower-BaselineConfigDeliveryChannel`,
+  role `aws-controltower-ConfigRecorderRole`, bucket `aws-controltower-logs-<log-archive>-<region>`).
 - AWS Config Developer Guide, "Service-Linked AWS Config Rules" and API Reference, ConfigRule
   (`CreatedBy`: "Service principal name of the service that created the rule"): Security Hub's
   controls are Config rules named `securityhub-<rule>-<id>` with `CreatedBy:

@@ -8,6 +8,29 @@ items, and StartConfigRulesEvaluation, DescribeComplianceByConfigRule,
 GetComplianceDetailsByConfigRule, DescribeComplianceByResource and
 DescribeConfigRuleEvaluationStatus answer as AWS does. PutConfigRule needs a configuration
 recorder first (NoAvailableConfigurationRecorderException), as on AWS.
+
+AWS's strict behaviours (SPEC §6 item 9), on by default:
+- After StartConfigRulesEvaluation the rule's ConfigRuleState is EVALUATING until the evaluation
+  finishes (API Reference, ConfigRule, ConfigRuleState: "AWS Config sets the state of the rule to
+  EVALUATING temporarily after you use the StartConfigRulesEvaluation request"); how long it takes
+  is the knob `config_evaluation_delay_s` (0 by default: finished at once). DescribeConfigRuleEvaluationStatus
+  reports its invocation and evaluation times.
+- A second StartConfigRulesEvaluation for a rule while it evaluates, or within 60 s of the last
+  request for it, gets LimitExceededException (API Reference, StartConfigRulesEvaluation: "An existing
+  StartConfigRulesEvaluation call for the specified rules must complete before you can call the API
+  again"; LimitExceededException: thrown "if an evaluation is in progress or if you call the
+  StartConfigRulesEvaluation API more than once per minute"). The 60 s are AWS's fixed behaviour,
+  always on; they are multiplied by LABRUNNER_LOCAL_TIME_SCALE (labrunner/local/faults/profile.py)
+  so tests can shrink them with the rest of the timings.
+- Config records a changed resource `config_recording_delay_s` after the change (AWS Config
+  Developer Guide, "Recording AWS resources": the recorder detects and records changes; on AWS that
+  takes minutes), and an evaluation judges the last *recorded* configuration item, not the live
+  bucket: StartConfigRulesEvaluation "does not re-record the latest configuration state for your
+  resources. It re-runs an evaluation against the last known state of your resources."
+  GetResourceConfigHistory of an AWS::S3::Bucket shows exactly those recorded items (newest first;
+  ResourceNotDiscoveredException before the first), so a client can tell when a change is recorded.
+- POST /_labrunner/config/control-tower?account=ID&region=R builds what AWS Control Tower and
+  Security Hub leave in a member account (labrunner/local/awsconfig/control_tower.py, SPEC §6 item 11).
 """
 
 from __future__ import annotations
