@@ -303,3 +303,17 @@ def test_a_region_without_the_managed_rule_gets_one_line(deployed: Context) -> N
         assert steps[step_id]["status"] == "fail" and len(checks) == 1, checks
         assert "no managed rule s3-bucket-logging-enabled" in checks[0]["detail"]
         assert "mx-central-1" in checks[0]["detail"]
+
+
+@pytest.mark.slow
+def test_a_refused_evaluation_request_is_made_again_after_the_minute(solved: Context) -> None:
+    """Config refuses a second request within the minute; solve asks again once the minute is over."""
+    config(solved).start_config_rules_evaluation(ConfigRuleNames=[LOGGING_RULE, ENCRYPTION_RULE])  # the student
+    admin.set_config_evaluation_delay(solved.target.endpoint_url or "", 70)
+    solved.client("s3").put_bucket_logging(Bucket=demo_bucket(solved), BucketLoggingStatus={})
+    started = time.monotonic()
+    report = run(solved, "solve", ["lab4.noncompliance"])
+    assert statuses(report) == {"lab4.noncompliance": Status.PASS}, report
+    notes = " ".join(step(report, "lab4.noncompliance").notes)
+    assert "less than a minute ago" in notes and "started an evaluation of s3-bucket-logging-enabled" in notes, notes
+    assert time.monotonic() - started >= 55
