@@ -128,11 +128,20 @@ def build_parser() -> ArgumentParser:
     p = command("local", "the embedded local AWS server")
     p.add_argument(
         "action",
-        choices=("start", "stop", "status", "env", "serve", "faults"),
+        choices=("start", "stop", "status", "env", "serve", "faults", "scenario"),
         help="start/stop the background server, show its status, print export lines, serve in the foreground, "
-        "or show / change its timing knobs (faults KEY=VALUE...)",
+        "show / change its timing knobs (faults KEY=VALUE...), or set up an account as a scenario "
+        "(scenario control-tower [--account ID])",
     )
-    p.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="faults: knobs to change, e.g. latency_ms=100")
+    p.add_argument(
+        "settings",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="faults: knobs to change, e.g. latency_ms=100; scenario: its name (control-tower)",
+    )
+    p.add_argument(
+        "--account", default=None, help="scenario: the 12-digit account (default: the local default account)"
+    )
 
     p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
     p.add_argument("action", choices=("check", "solve", "reset"))
@@ -365,12 +374,43 @@ def cmd_local(args: argparse.Namespace) -> int:
         return 0
     if args.action == "faults":
         return _local_faults(port, list(args.settings))
+    if args.action == "scenario":
+        return _local_scenario(args, port)
+    if args.account is not None:
+        raise UsageError(f"`labrunner local {args.action}` takes no --account (only `local scenario` does)")
     if args.settings:
         raise UsageError(f"`labrunner local {args.action}` takes no KEY=VALUE arguments")
     endpoint, started = lifecycle.start(port, _notice)  # env
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
     print("\n".join(lifecycle.env_lines(endpoint)))
+    return 0
+
+
+SCENARIOS = ("control-tower",)
+
+
+def _local_scenario(args: argparse.Namespace, port: int) -> int:
+    """`labrunner local scenario control-tower [--account ID]` (SPEC §6 item 11)."""
+    from labrunner.local import admin, identity, lifecycle
+
+    names = list(args.settings)
+    if len(names) != 1 or names[0] not in SCENARIOS:
+        raise UsageError(f"`labrunner local scenario` takes one scenario name: {', '.join(SCENARIOS)}")
+    account = args.account or identity.DEFAULT_ACCOUNT
+    if not re.fullmatch(r"\d{12}", account):
+        raise UsageError(f"--account must be a 12-digit AWS account id, not {account!r}")
+    region = _opt(args, "region", None) or os.environ.get("AWS_DEFAULT_REGION") or identity.DEFAULT_REGION
+    endpoint, started = lifecycle.start(port)
+    if started:
+        _stderr(f"Started the local AWS on {endpoint.url}.")
+    answer = admin.call(endpoint.url, "POST", "config/control-tower", account=account, region=region)
+    print(
+        f"account {answer['account']} ({answer['region']}) now looks like an AWS Control Tower member account: "
+        f"Config recorder {answer['recorder']} records all resources, delivery channel {answer['channel']} "
+        f"delivers to s3://{answer['bucket']} (another account's log archive); Security Hub rules: "
+        + ", ".join(answer["rules"])
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -9,15 +10,19 @@ from labrunner.aws.config import (
     ENCRYPTION_RULE,
     LAB_RULES,
     LOGGING_RULE,
+    REQUEST_INTERVAL_S,
     S3_BUCKET,
     BucketView,
     ConfigRule,
     Evaluation,
+    EvaluationRequest,
     Recorder,
+    RecordingMark,
     RuleSpec,
     bucket_view,
     config_rules,
     delivery_bucket_name,
+    delivery_bucket_state,
     delivery_channels,
     demo_bucket_name,
     describe_recorder,
@@ -26,10 +31,14 @@ from labrunner.aws.config import (
     evaluations,
     find_rule,
     managed_rule_request,
+    missing_rules_line,
     recording_group_with,
+    recording_mark,
     role_exists,
     service_linked_role_arn,
+    service_rules_note,
     start_evaluation,
+    wait_until_recorded,
 )
 from labrunner.aws.s3 import (
     LAB_TAG,
@@ -51,6 +60,9 @@ SINCE_2023 = (
     "encryption can no longer be removed), so this rule finds every bucket COMPLIANT"
 )
 RE_EVALUATE = "AWS Config → Rules → {rule} → Actions → Re-evaluate, then wait a minute and check again."
+RECORDING_WAIT_S = 600.0  # Config records a change within minutes (Developer Guide, "Recording AWS resources")
+RECORDING_POLL_S = 3.0
+RETRY_POLL_S = 5.0
 
 
 def demo_bucket(ctx: Context) -> str:
@@ -83,7 +95,8 @@ def missing_rule_check(spec: RuleSpec, rules: list[ConfigRule]) -> Check | None:
         return None
     return Check.fail(
         f"rule {spec.name}",
-        f"no active AWS managed rule {spec.source_identifier} covers S3 buckets, so nothing evaluates {spec.what}",
+        f"no active AWS managed rule {spec.source_identifier} of yours covers S3 buckets, so nothing of the lab "
+        f"evaluates {spec.what}{service_rules_note(finding)}",
         f"Add the rule first (step lab4.rules): AWS Config → Rules → Add rule → AWS managed rule "
         f"{spec.name} → Next → Save.",
     )
@@ -160,14 +173,52 @@ def evaluation_needed(ctx: Context, buckets: list[str]) -> list[str]:
     return stale
 
 
-def evaluate_now(ctx: Context, rule_names: list[str]) -> bool:
-    if not rule_names:
-        return False
-    if start_evaluation(ctx.client("config"), rule_names):
-        ctx.note(f"started an evaluation of {', '.join(rule_names)} (Config evaluates asynchronously)")
-        return True
-    ctx.note(f"an evaluation of {', '.join(rule_names)} is already running")
-    return False
+def region_check(ctx: Context) -> Check | None:
+    """The one line for a region where a managed rule of the lab does not exist."""
+    line = missing_rules_line(ctx.region)
+    if line is None:
+        return None
+    hint = f"Run lab 4 in a region that offers the rules, e.g. --region us-east-1 (not {ctx.region})."
+    return Check.fail("region", line, hint)
+
+
+def request_evaluation(ctx: Context, buckets: list[str], changed: list[str], mark: RecordingMark) -> bool:
+    """Ask Config to re-evaluate the lab rules whose verdicts on `buckets` are stale.
+
+    An evaluation judges only the last *recorded* configuration, so first wait until Config has
+    recorded the buckets changed since `mark`. Config refuses a request while an evaluation runs
+    or within a minute of the last (LimitExceededException): then wait, retrying once the minute is
+    over, unless Config's verdicts catch up meanwhile (changed buckets are re-evaluated by themselves).
+    """
+    config = ctx.client("config")
+    if changed and watching(describe_recorder(config)):
+        unrecorded = wait_until_recorded(
+            config, changed, mark, RECORDING_WAIT_S * ctx.settings.wait_scale, RECORDING_POLL_S
+        )
+        if unrecorded:
+            ctx.note(f"Config has not recorded the change of {', '.join(unrecorded)} yet; asking anyway")
+    end = time.monotonic() + (REQUEST_INTERVAL_S + 2 * RETRY_POLL_S) * ctx.settings.wait_scale
+    said = False
+    while True:
+        stale = evaluation_needed(ctx, buckets)
+        if not stale:
+            return False  # caught up (or nothing to ask for)
+        answer = start_evaluation(config, stale)
+        if answer is EvaluationRequest.STARTED:
+            ctx.note(f"started an evaluation of {', '.join(stale)} (Config evaluates asynchronously)")
+            return True
+        if time.monotonic() >= end:
+            ctx.note(f"Config still refuses to evaluate {', '.join(stale)} ({answer.value}); check again later")
+            return False
+        if not said:
+            ctx.note(f"Config refused to evaluate {', '.join(stale)}: {answer.value}; asking again after the minute")
+            said = True
+        time.sleep(RETRY_POLL_S)
+
+
+def mark_recording(ctx: Context) -> RecordingMark:
+    """Before changing the lab's buckets: what Config has recorded of them so far."""
+    return recording_mark(ctx.client("config"), {demo_bucket(ctx), *lab_buckets(ctx)})
 
 
 class RecorderStep(Step):
@@ -218,13 +269,19 @@ class RecorderStep(Step):
             config.put_configuration_recorder(
                 ConfigurationRecorder={"name": name, "roleARN": role_arn, "recordingGroup": group}
             )
-            scope = "all supported resource types" if group.get("allSupported") else S3_BUCKET
+            scope = "all supported resource types" if group.get("allSupported") else ", ".join(group["resourceTypes"])
+            if recorder is not None and not recorder.records(S3_BUCKET):
+                ctx.note(
+                    f"kept the account's recorder {name} (AWS allows one per region) and added {S3_BUCKET} to "
+                    f"what it records, now {scope}"
+                )
             ctx.note(f"configuration recorder {name} records {scope} with role {role_arn.rsplit('/', 1)[-1]}")
             recorder = describe_recorder(config)
             changed = True
         assert recorder is not None
         channels = delivery_channels(config)
-        if not any(c.bucket and bucket_exists(s3, c.bucket) for c in channels):
+        # A channel to another account's bucket (Control Tower's log archive: HeadBucket → 403) delivers too.
+        if not any(delivery_bucket_state(s3, c.bucket) != "missing" for c in channels):
             bucket = delivery_bucket_name(ctx.suffix)
             changed |= ensure_delivery_bucket(s3, bucket, account=ctx.account_id, region=ctx.region, note=ctx.note)
             name = channels[0].name if channels else CHANNEL_NAME
@@ -280,10 +337,18 @@ class RecorderStep(Step):
                 "AWS Config → Settings → Edit → IAM role: use the AWS Config service-linked role → Save.",
             )
         channels = delivery_channels(config)
-        delivering = [c for c in channels if c.bucket and bucket_exists(s3, c.bucket)]
+        states = {c.name: delivery_bucket_state(s3, c.bucket) for c in channels}
+        delivering = [c for c in channels if states[c.name] != "missing"]
         if delivering:
             c = delivering[0]
-            yield Check.ok("delivery channel", f"delivery channel {c.name} delivers to s3://{c.bucket}/{c.prefix}")
+            where = (
+                " (a bucket of another account: this account may not read it, e.g. AWS Control Tower's log archive)"
+                if states[c.name] == "elsewhere"
+                else ""
+            )
+            yield Check.ok(
+                "delivery channel", f"delivery channel {c.name} delivers to s3://{c.bucket}/{c.prefix}{where}"
+            )
         else:
             detail = (
                 f"delivery channel {channels[0].name} points at bucket {channels[0].bucket!r}, which does not exist"
@@ -325,6 +390,10 @@ class RulesStep(Step):
     poll = Poll(deadline_s=30, interval_s=1)
 
     def apply(self, ctx: Context) -> bool:
+        line = missing_rules_line(ctx.region)
+        if line is not None:
+            ctx.note(line)
+            return False
         config = ctx.client("config")
         if describe_recorder(config) is None:
             # AWS Config refuses rules (NoAvailableConfigurationRecorderException) without one.
@@ -349,6 +418,10 @@ class RulesStep(Step):
         return changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
+        region = region_check(ctx)
+        if region is not None:
+            yield region
+            return
         rules = config_rules(ctx.client("config"))
         for spec in LAB_RULES:
             finding = find_rule(rules, spec)
@@ -359,7 +432,7 @@ class RulesStep(Step):
                     f"rule {finding.rule.name}{named} runs the AWS managed rule {spec.source_identifier} on S3 buckets",
                 )
                 continue
-            same_source = [r for r in rules if r.is_managed(spec)]
+            same_source = [r for r in rules if r.is_managed(spec) and not r.created_by]
             if finding.misnamed is not None:
                 other = finding.misnamed
                 detail = (
@@ -372,13 +445,18 @@ class RulesStep(Step):
                 )
             elif same_source:
                 r = same_source[0]
-                reason = f"is {r.state}" if r.state != "ACTIVE" else f"is scoped to {', '.join(r.scope_types)}"
+                reason = f"is {r.state}" if not r.evaluates else f"is scoped to {', '.join(r.scope_types)}"
                 detail = f"rule {r.name} runs {spec.source_identifier} but {reason}, so it does not evaluate S3 buckets"
                 hint = f"AWS Config → Rules → {r.name} → Edit → Scope of changes: Resources → S3 Bucket → Save."
             else:
-                detail = f"no rule runs the AWS managed rule {spec.source_identifier} ({spec.what})"
+                detail = f"no rule of yours runs the AWS managed rule {spec.source_identifier} ({spec.what})"
                 hint = f"AWS Config → Rules → Add rule → AWS managed rule → search {spec.name} → Next → Save."
-            yield Check.fail(f"rule {spec.name}", detail, hint)
+                if finding.services:
+                    hint += (
+                        f" ({finding.services[0].name} is {finding.services[0].created_by}'s own rule: it does not "
+                        "count for the lab and stays as it is.)"
+                    )
+            yield Check.fail(f"rule {spec.name}", detail + service_rules_note(finding), hint)
 
 
 class NoncomplianceStep(Step):
@@ -411,11 +489,19 @@ class NoncomplianceStep(Step):
     poll = Poll(deadline_s=600, interval_s=3)
 
     def apply(self, ctx: Context) -> bool:
+        if missing_rules_line(ctx.region) is not None:
+            return False
+        mark = mark_recording(ctx)
         changed = ensure_demo_bucket(ctx)
         ctx.note(f"{ENCRYPTION_RULE.name} will call it COMPLIANT: {SINCE_2023}")
-        return evaluate_now(ctx, evaluation_needed(ctx, lab_buckets(ctx))) or changed
+        touched = [demo_bucket(ctx)] if changed else []
+        return request_evaluation(ctx, lab_buckets(ctx), touched, mark) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
+        region = region_check(ctx)
+        if region is not None:
+            yield region
+            return
         rules = config_rules(ctx.client("config"))
         recorder = describe_recorder(ctx.client("config"))
         buckets = lab_buckets(ctx)
@@ -436,7 +522,8 @@ class NoncomplianceStep(Step):
         evaluated = [j for j in judged if j.evaluation is not None]
         wrong = [j for j in evaluated if not j.agrees]
         unevaluated = [j for j in judged if j.evaluation is None and j.view.name in buckets]
-        live = watching(recorder)
+        # EVALUATING: an evaluation someone asked for (console "Re-evaluate") is still running.
+        live = watching(recorder) or rule.state == "EVALUATING"
         if not evaluated:
             detail = f"{rule.name} has not evaluated any bucket yet"
             if live:
@@ -492,9 +579,13 @@ class RemediatedStep(Step):
     poll = Poll(deadline_s=600, interval_s=3)
 
     def apply(self, ctx: Context) -> bool:
+        if missing_rules_line(ctx.region) is not None:
+            return False
         s3 = ctx.client("s3")
+        mark = mark_recording(ctx)
         demo = demo_bucket(ctx)
         changed = ensure_demo_bucket(ctx)
+        touched = {demo} if changed else set()
         upload = upload_bucket(ctx)
         buckets = [demo] + ([upload] if upload else [])
         # Buckets that already log to another bucket keep their target (a student's choice).
@@ -506,9 +597,9 @@ class RemediatedStep(Step):
             )
             for bucket in unlogged:
                 prefix = DEMO_LOG_PREFIX if bucket == demo else None
-                changed |= enable_access_logging(
-                    s3, bucket, target_bucket=log_bucket, target_prefix=prefix, note=ctx.note
-                )
+                if enable_access_logging(s3, bucket, target_bucket=log_bucket, target_prefix=prefix, note=ctx.note):
+                    touched.add(bucket)
+                    changed = True
         for bucket in buckets:
             if bucket_view(s3, bucket).sse_algorithm is None:
                 s3.put_bucket_encryption(
@@ -518,12 +609,17 @@ class RemediatedStep(Step):
                     },
                 )
                 ctx.note(f"set default encryption SSE-S3 on {bucket}")
+                touched.add(bucket)
                 changed = True
             else:
                 ctx.note(f"{bucket} already has default encryption (AWS's default since January 2023)")
-        return evaluate_now(ctx, evaluation_needed(ctx, lab_buckets(ctx))) or changed
+        return request_evaluation(ctx, lab_buckets(ctx), sorted(touched), mark) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
+        region = region_check(ctx)
+        if region is not None:
+            yield region
+            return
         s3 = ctx.client("s3")
         rules = config_rules(ctx.client("config"))
         recorder = describe_recorder(ctx.client("config"))
@@ -571,7 +667,7 @@ class RemediatedStep(Step):
         if j.agrees:
             return Check.ok(name, f"{bucket} is COMPLIANT ({j.view.describe(rule)})")
         detail = f"{bucket} is fixed ({j.view.describe(rule)}) but {j.said()}"
-        if watching(recorder):
+        if watching(recorder) or rule.state == "EVALUATING":
             return Check.waiting(name, detail, RE_EVALUATE.format(rule=rule.name))
         return Check.fail(name, detail, not_watching_hint())
 

@@ -8,14 +8,17 @@ that Config's verdicts agree with them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import Enum
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from labrunner.aws.errors import is_code
+from labrunner.aws.errors import is_access_denied, is_code
 from labrunner.aws.s3 import (
     BLOCK_PUBLIC_ACCESS,
     LAB_TAG,
@@ -43,9 +46,19 @@ class RuleSpec:
     name: str
     source_identifier: str
     what: str  # what the rule wants, for details and hints
+    missing_in: frozenset[str] = frozenset()  # regions where AWS does not offer the managed rule
 
 
-LOGGING_RULE = RuleSpec("s3-bucket-logging-enabled", "S3_BUCKET_LOGGING_ENABLED", "server access logging")
+# AWS Config Developer Guide, "s3-bucket-logging-enabled" (docs.aws.amazon.com/config/latest/developerguide/
+# s3-bucket-logging-enabled.html): "All supported AWS regions except China (Beijing), Asia Pacific
+# (Thailand), AWS GovCloud (US-East), AWS GovCloud (US-West), Mexico (Central), Asia Pacific (Taipei),
+# China (Ningxia) Region".
+LOGGING_RULE_MISSING_IN = frozenset(
+    {"cn-north-1", "ap-southeast-7", "us-gov-east-1", "us-gov-west-1", "mx-central-1", "ap-east-2", "cn-northwest-1"}
+)
+LOGGING_RULE = RuleSpec(
+    "s3-bucket-logging-enabled", "S3_BUCKET_LOGGING_ENABLED", "server access logging", LOGGING_RULE_MISSING_IN
+)
 ENCRYPTION_RULE = RuleSpec(
     "s3-bucket-server-side-encryption-enabled",
     "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
@@ -55,6 +68,18 @@ LAB_RULES = (LOGGING_RULE, ENCRYPTION_RULE)
 # Buckets lab 4's solve creates (SPEC §4 names the demo bucket; the delivery bucket is tagged too).
 DEMO_BUCKET_PREFIX = "immersion-config-demo-"
 DELIVERY_BUCKET_PREFIX = "immersion-config-delivery-"
+
+
+def missing_rules_line(region: str) -> str | None:
+    """One line when a managed rule the lab needs does not exist in the region, else None."""
+    missing = [spec for spec in LAB_RULES if region in spec.missing_in]
+    if not missing:
+        return None
+    names = ", ".join(f"{spec.name} ({spec.source_identifier})" for spec in missing)
+    return (
+        f"AWS Config offers no managed rule {names} in {region} (AWS Config Developer Guide, "
+        f'"{missing[0].name}": AWS Region), so lab 4 cannot be done there; run it in another region (--region)'
+    )
 
 
 def demo_bucket_name(suffix: str) -> str:
@@ -154,6 +179,19 @@ class DeliveryChannel:
     prefix: str
 
 
+def delivery_bucket_state(s3: Any, bucket: str) -> Literal["here", "elsewhere", "missing"]:
+    """Does the channel's bucket exist? "elsewhere": it exists but this account may not even
+    HeadBucket it (403) — another account's, such as AWS Control Tower's central log archive."""
+    if not bucket:
+        return "missing"
+    try:
+        return "here" if bucket_exists(s3, bucket) else "missing"
+    except ClientError as exc:
+        if is_code(exc, "403", "Forbidden") or is_access_denied(exc):
+            return "elsewhere"
+        raise
+
+
 def delivery_channels(config: Any) -> list[DeliveryChannel]:
     return [
         DeliveryChannel(name=c["name"], bucket=c.get("s3BucketName", ""), prefix=c.get("s3KeyPrefix", "") or "")
@@ -245,6 +283,12 @@ class ConfigRule:
     state: str
     scope_types: tuple[str, ...]  # empty: every resource type the rule supports
     parameters: Mapping[str, str] = field(default_factory=dict)
+    created_by: str = ""  # a service's rule (e.g. securityhub.amazonaws.com); "" for the account's own
+
+    @property
+    def evaluates(self) -> bool:
+        """ACTIVE, or EVALUATING right after StartConfigRulesEvaluation (API Reference, ConfigRule)."""
+        return self.state in ("ACTIVE", "EVALUATING")
 
     def is_managed(self, spec: RuleSpec) -> bool:
         return self.owner == "AWS" and self.source_identifier == spec.source_identifier
@@ -268,6 +312,7 @@ def _rule(raw: Mapping[str, Any]) -> ConfigRule:
         state=str(raw.get("ConfigRuleState", "ACTIVE")),
         scope_types=tuple(scope.get("ComplianceResourceTypes", [])),
         parameters={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+        created_by=str(raw.get("CreatedBy") or ""),
     )
 
 
@@ -287,18 +332,31 @@ class RuleFinding:
     """Which rule of the account does the job of one lab rule, and what is wrong if none does."""
 
     spec: RuleSpec
-    rule: ConfigRule | None  # an active managed rule with the right identifier (any name)
+    rule: ConfigRule | None  # the account's own active managed rule with the right identifier (any name)
     misnamed: ConfigRule | None  # a rule with the lab's name that runs something else
+    services: tuple[ConfigRule, ...] = ()  # rules a service created that run it too (not the student's)
 
 
 def find_rule(rules: Iterable[ConfigRule], spec: RuleSpec) -> RuleFinding:
-    rules = list(rules)
-    matching = [r for r in rules if r.is_managed(spec) and r.state == "ACTIVE" and r.covers_buckets]
+    """The account's own rule doing the lab rule's job. A rule another service created (Security
+    Hub, conformance packs: CreatedBy set) is not the student's work and never counts."""
+    everything = list(rules)
+    services = tuple(r for r in everything if r.created_by and r.is_managed(spec))
+    rules = [r for r in everything if not r.created_by]
+    matching = [r for r in rules if r.is_managed(spec) and r.evaluates and r.covers_buckets]
     # The lab's own name first, so details name the rule the student expects.
     matching.sort(key=lambda r: (r.name != spec.name, r.name))
     same_name = next((r for r in rules if r.name == spec.name), None)
     misnamed = same_name if same_name is not None and not same_name.is_managed(spec) else None
-    return RuleFinding(spec=spec, rule=matching[0] if matching else None, misnamed=misnamed)
+    return RuleFinding(spec=spec, rule=matching[0] if matching else None, misnamed=misnamed, services=services)
+
+
+def service_rules_note(finding: RuleFinding) -> str:
+    """Say that a service's rule runs the same check, and why it does not count ("" when none)."""
+    if not finding.services:
+        return ""
+    names = ", ".join(f"{r.name} (created by {r.created_by})" for r in finding.services)
+    return f"; {names} runs it too, but belongs to that service, not to you or the lab"
 
 
 def managed_rule_request(spec: RuleSpec, tags: list[dict[str, str]]) -> dict[str, Any]:
@@ -347,37 +405,106 @@ def evaluations(config: Any, rule_name: str) -> dict[str, Evaluation]:
             return found
 
 
-class _EvaluationRunning(Exception):
-    """Config said an evaluation of the rules is already running (raised out of botocore's retries)."""
+class _EvaluationRefused(Exception):
+    """Config refused the request (raised out of botocore's retries)."""
 
 
-_RUNNING_CODES = ("LimitExceededException", "ResourceInUseException")
+_REFUSED_CODES = ("LimitExceededException", "ResourceInUseException")
 
 
-def _stop_retrying_a_running_evaluation(response: Any = None, **_: Any) -> None:
+def _stop_retrying_a_refused_evaluation(response: Any = None, **_: Any) -> None:
     """botocore retries LimitExceededException as throttling (seven more tries, ~30 s of backoff);
-    from StartConfigRulesEvaluation it means "already running": there is nothing to wait for."""
-    if response is not None and response[1].get("Error", {}).get("Code") in _RUNNING_CODES:
-        raise _EvaluationRunning
+    from StartConfigRulesEvaluation it means "running, or asked within the minute": the caller decides."""
+    if response is not None and response[1].get("Error", {}).get("Code") in _REFUSED_CODES:
+        raise _EvaluationRefused
 
 
-def start_evaluation(config: Any, rule_names: list[str]) -> bool:
-    """Ask Config to re-evaluate the rules now. False when an evaluation is already running."""
+class EvaluationRequest(Enum):
+    STARTED = "started"
+    RUNNING = "an evaluation is already running"
+    TOO_SOON = "an evaluation was asked for less than a minute ago"
+
+
+# API Reference, LimitExceededException: StartConfigRulesEvaluation is refused "if an evaluation is
+# in progress or if you call the StartConfigRulesEvaluation API more than once per minute".
+REQUEST_INTERVAL_S = 60.0
+
+
+def start_evaluation(config: Any, rule_names: list[str]) -> EvaluationRequest:
+    """Ask Config to re-evaluate the rules now; say why when Config refuses."""
     config.meta.events.register_first(
         "needs-retry.config-service.StartConfigRulesEvaluation",
-        _stop_retrying_a_running_evaluation,
-        unique_id="labrunner-config-evaluation-running",
+        _stop_retrying_a_refused_evaluation,
+        unique_id="labrunner-config-evaluation-refused",
     )
     try:
         config.start_config_rules_evaluation(ConfigRuleNames=rule_names)
-    except _EvaluationRunning:
-        return False
+    except _EvaluationRefused:
+        return _refusal(config, rule_names)
     except ClientError as exc:
-        # AWS allows one evaluation per rule at a time (LimitExceeded / ResourceInUse meanwhile).
-        if is_code(exc, "LimitExceededException", "ResourceInUseException"):
-            return False
+        if is_code(exc, *_REFUSED_CODES):
+            return _refusal(config, rule_names)
         raise
-    return True
+    return EvaluationRequest.STARTED
+
+
+def _refusal(config: Any, rule_names: list[str]) -> EvaluationRequest:
+    states = {r.state for r in config_rules(config) if r.name in rule_names}
+    return EvaluationRequest.RUNNING if "EVALUATING" in states else EvaluationRequest.TOO_SOON
+
+
+def server_time(response: Mapping[str, Any]) -> datetime:
+    """The time an AWS response was sent (its Date header; second resolution), else now."""
+    raw = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(raw) if raw else datetime.now(UTC)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+def recorded_at(config: Any, bucket: str) -> datetime | None:
+    """When Config last recorded the bucket's configuration (None: not recorded yet)."""
+    try:
+        items = config.get_resource_config_history(resourceType=S3_BUCKET, resourceId=bucket, limit=1).get(
+            "configurationItems", []
+        )
+    except ClientError as exc:
+        if is_code(exc, "ResourceNotDiscoveredException"):
+            return None
+        raise
+    captured = items[0].get("configurationItemCaptureTime") if items else None
+    return captured if isinstance(captured, datetime) else None
+
+
+@dataclass(frozen=True)
+class RecordingMark:
+    """Before a change: AWS's clock, and when Config last recorded each bucket (None: never)."""
+
+    since: datetime
+    captured: Mapping[str, datetime | None]
+
+    def recorded_since(self, bucket: str, at: datetime | None) -> bool:
+        before = self.captured.get(bucket)
+        return at is not None and at >= self.since and (before is None or at > before)
+
+
+def recording_mark(config: Any, buckets: Iterable[str]) -> RecordingMark:
+    since = server_time(config.describe_configuration_recorders())
+    return RecordingMark(since, {bucket: recorded_at(config, bucket) for bucket in buckets})
+
+
+def wait_until_recorded(
+    config: Any, buckets: Iterable[str], mark: RecordingMark, deadline_s: float, interval_s: float = 3.0
+) -> list[str]:
+    """Wait until Config has recorded each bucket again since `mark` (an evaluation judges only
+    the last *recorded* configuration); the buckets still unrecorded at the deadline."""
+    end = time.monotonic() + deadline_s
+    waiting = list(buckets)
+    while True:
+        waiting = [b for b in waiting if not mark.recorded_since(b, recorded_at(config, b))]
+        if not waiting or time.monotonic() >= end:
+            return waiting
+        time.sleep(interval_s)
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,11 @@ class _Discovery:
     def _rule(self, config: Any, rule: dict[str, Any]) -> None:
         name = rule["ConfigRuleName"]
         if rule.get("CreatedBy"):
-            return  # a service's rule (Security Hub, conformance packs): never the lab's
+            # A service's rule (Security Hub, conformance packs): never the lab's, never touched; listed
+            # as kept so the plan and the proof say it is there and whose it is.
+            why = f"created by {rule['CreatedBy']}: that service's rule, not the lab's"
+            self.add(PlanItem(Kind.CONFIG_RULE, name, why, delete=False))
+            return
         if name in own.LAB_RULE_NAMES:
             self.add(PlanItem(Kind.CONFIG_RULE, name, "the lab's rule name"))
             return

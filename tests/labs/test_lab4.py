@@ -10,9 +10,9 @@ import pytest
 
 from labrunner.aws.config import delivery_bucket_policy
 from labrunner.context import Context
-from labrunner.local import admin
+from labrunner.local import admin, faults
 from labrunner.model import Status
-from tests.helpers import run, statuses, step
+from tests.helpers import cli, run, statuses, step
 
 LAB4 = ["lab4.recorder", "lab4.rules", "lab4.noncompliance", "lab4.remediated"]
 LOGGING_RULE = "s3-bucket-logging-enabled"
@@ -210,3 +210,110 @@ def test_solve_when_lab2_was_skipped_creates_the_log_bucket(solved: Context) -> 
     target = s3.get_bucket_logging(Bucket=demo_bucket(solved))["LoggingEnabled"]
     assert target["TargetBucket"] == log_bucket
     assert s3.get_public_access_block(Bucket=log_bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+
+
+# -- real-account behaviours (issue 11) ----------------------------------------------------------
+def test_check_right_after_re_evaluate_is_never_fail(solved: Context) -> None:
+    """Console "Re-evaluate" leaves the rules EVALUATING for a while: they still count, stale
+    verdicts are pending."""
+    admin.set_config_evaluation_delay(solved.target.endpoint_url or "", 60)
+    solved.client("s3").put_bucket_logging(Bucket=demo_bucket(solved), BucketLoggingStatus={})
+    config(solved).start_config_rules_evaluation(ConfigRuleNames=[LOGGING_RULE, ENCRYPTION_RULE])
+    states = {r["ConfigRuleName"]: r["ConfigRuleState"] for r in config(solved).describe_config_rules()["ConfigRules"]}
+    assert states == {LOGGING_RULE: "EVALUATING", ENCRYPTION_RULE: "EVALUATING"}
+    result = check(solved)
+    assert result["lab4.rules"] is Status.PASS
+    assert result["lab4.noncompliance"] is Status.PENDING  # the demo's verdict predates the change
+    assert Status.FAIL not in (result["lab4.rules"], result["lab4.noncompliance"])
+
+
+def test_security_hub_rules_alone_do_not_pass_lab4_rules(deployed: Context) -> None:
+    result = cli("local", "scenario", "control-tower", "--account", deployed.account_id)
+    assert result.code == 0, result
+    report = run(deployed, "check", ["lab4.recorder", "lab4.rules"])
+    assert statuses(report) == {"lab4.recorder": Status.PASS, "lab4.rules": Status.FAIL}, report
+    details = " ".join(c.detail for c in step(report, "lab4.rules").checks)
+    assert "securityhub-s3-bucket-logging-enabled-" in details and "securityhub.amazonaws.com" in details
+    recorder = " ".join(c.detail for c in step(report, "lab4.recorder").checks)
+    assert "another account" in recorder
+
+
+def test_control_tower_account_solves_and_keeps_its_setup(deployed: Context) -> None:
+    assert cli("local", "scenario", "control-tower", "--account", deployed.account_id).code == 0
+    before_recorders = config(deployed).describe_configuration_recorders()["ConfigurationRecorders"]
+    before_channels = config(deployed).describe_delivery_channels()["DeliveryChannels"]
+    report = run(deployed, "solve", LAB4)
+    assert statuses(report) == dict.fromkeys(LAB4, Status.PASS), report
+    assert config(deployed).describe_configuration_recorders()["ConfigurationRecorders"] == before_recorders
+    assert config(deployed).describe_delivery_channels()["DeliveryChannels"] == before_channels
+    buckets = [b["Name"] for b in deployed.client("s3").list_buckets()["Buckets"]]
+    assert not [b for b in buckets if b.startswith("immersion-config-delivery-")]  # Control Tower's channel is used
+    rules = {r["ConfigRuleName"]: r.get("CreatedBy") for r in config(deployed).describe_config_rules()["ConfigRules"]}
+    assert rules[LOGGING_RULE] is None and rules[ENCRYPTION_RULE] is None
+    assert sum(1 for by in rules.values() if by == "securityhub.amazonaws.com") == 3
+    assert check(deployed) == dict.fromkeys(LAB4, Status.PASS)
+    again = run(deployed, "solve", LAB4)
+    assert {s.id: s.changed for s in again.steps} == dict.fromkeys(LAB4, False)
+
+
+def test_an_existing_recorder_is_extended_not_replaced(deployed: Context) -> None:
+    start_recorder_by_hand(deployed, {"allSupported": False, "resourceTypes": ["AWS::EC2::Instance"]})
+    report = run(deployed, "solve", ["lab4.recorder"])
+    assert statuses(report) == {"lab4.recorder": Status.PASS}, report
+    recorder = config(deployed).describe_configuration_recorders()["ConfigurationRecorders"][0]
+    assert recorder["name"] == "default"
+    assert set(recorder["recordingGroup"]["resourceTypes"]) == {"AWS::EC2::Instance", "AWS::S3::Bucket"}
+    notes = " ".join(step(report, "lab4.recorder").notes)
+    assert "kept the account's recorder default" in notes and "added AWS::S3::Bucket" in notes
+
+
+def test_solve_waits_until_config_has_recorded_its_change(solved: Context) -> None:
+    s3 = solved.client("s3")
+    s3.put_bucket_logging(Bucket=demo_bucket(solved), BucketLoggingStatus={})
+    wait_for_verdict(solved, LOGGING_RULE, demo_bucket(solved), "NON_COMPLIANT")
+    faults.configure(solved.target.endpoint_url or "", config_recording_delay_s=3)
+    started = time.monotonic()
+    report = run(solved, "solve", ["lab4.remediated"])
+    assert statuses(report) == {"lab4.remediated": Status.PASS}, report
+    notes = " ".join(step(report, "lab4.remediated").notes)
+    # It waited for the recording (then the change-triggered evaluation caught up by itself), and
+    # did not spend the once-a-minute evaluation request on the old configuration.
+    assert time.monotonic() - started >= 3
+    assert "has not recorded" not in notes and "started an evaluation" not in notes, notes
+
+
+def test_a_refused_evaluation_request_waits_for_config_to_catch_up(solved: Context) -> None:
+    """The student just clicked Re-evaluate: solve's request within the minute is refused
+    (LimitExceededException), and solve waits instead of failing or hammering."""
+    config(solved).start_config_rules_evaluation(ConfigRuleNames=[LOGGING_RULE, ENCRYPTION_RULE])
+    solved.client("s3").put_bucket_logging(Bucket=demo_bucket(solved), BucketLoggingStatus={})
+    wait_for_verdict(solved, LOGGING_RULE, demo_bucket(solved), "NON_COMPLIANT")
+    admin.set_config_evaluation_delay(solved.target.endpoint_url or "", 3)
+    report = run(solved, "solve", ["lab4.remediated"])
+    assert statuses(report) == {"lab4.remediated": Status.PASS}, report
+    notes = " ".join(step(report, "lab4.remediated").notes)
+    assert "less than a minute ago" in notes, notes
+
+
+def test_a_region_without_the_managed_rule_gets_one_line(deployed: Context) -> None:
+    result = cli("check", "--region", "mx-central-1", "--format", "json", "lab4.rules")
+    steps = {s["id"]: s for s in json.loads(result.out)["steps"]}
+    for step_id in ("lab4.rules",):
+        checks = steps[step_id]["checks"]
+        assert steps[step_id]["status"] == "fail" and len(checks) == 1, checks
+        assert "no managed rule s3-bucket-logging-enabled" in checks[0]["detail"]
+        assert "mx-central-1" in checks[0]["detail"]
+
+
+@pytest.mark.slow
+def test_a_refused_evaluation_request_is_made_again_after_the_minute(solved: Context) -> None:
+    """Config refuses a second request within the minute; solve asks again once the minute is over."""
+    config(solved).start_config_rules_evaluation(ConfigRuleNames=[LOGGING_RULE, ENCRYPTION_RULE])  # the student
+    admin.set_config_evaluation_delay(solved.target.endpoint_url or "", 70)
+    solved.client("s3").put_bucket_logging(Bucket=demo_bucket(solved), BucketLoggingStatus={})
+    started = time.monotonic()
+    report = run(solved, "solve", ["lab4.noncompliance"])
+    assert statuses(report) == {"lab4.noncompliance": Status.PASS}, report
+    notes = " ".join(step(report, "lab4.noncompliance").notes)
+    assert "less than a minute ago" in notes and "started an evaluation of s3-bucket-logging-enabled" in notes, notes
+    assert time.monotonic() - started >= 55

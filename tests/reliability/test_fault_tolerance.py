@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from labrunner.aws.config import start_evaluation
+from labrunner.aws.config import EvaluationRequest, start_evaluation
 from labrunner.aws.session import CLIENT_CONFIG
 from labrunner.local import faults, identity
 from labrunner.local.lifecycle import Endpoint
@@ -99,9 +99,10 @@ def test_a_running_config_evaluation_is_not_waited_for_as_throttling(
         faults.configure(fresh_server.url, config_evaluation_delay_s=60)
         config_support.setup_config(aws)
         config_support.put_lab_rules(aws)
-        assert start_evaluation(aws.config, [config_support.LOGGING]) is True
+        assert start_evaluation(aws.config, [config_support.LOGGING]) is EvaluationRequest.STARTED
         start = time.monotonic()
-        assert start_evaluation(aws.config, [config_support.LOGGING]) is False  # the first one runs
+        # the first one runs (the rule is EVALUATING)
+        assert start_evaluation(aws.config, [config_support.LOGGING]) is EvaluationRequest.RUNNING
         assert time.monotonic() - start < 1
     finally:
         reset_server(fresh_server)

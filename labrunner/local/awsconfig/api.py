@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,18 +20,31 @@ from moto.config.exceptions import (
     InvalidParameterValueException,
     NoSuchConfigRuleException,
     ResourceInUseException,
+    ResourceNotDiscoveredException,
 )
 from moto.core.exceptions import JsonRESTError
 
 from labrunner.local.awsconfig import engine
 from labrunner.local.awsconfig.engine import EvaluationResult
+from labrunner.local.awsconfig.items import S3_BUCKET, BucketItem
 from labrunner.local.awsconfig.rules import COMPLIANT, INSUFFICIENT_DATA, NON_COMPLIANT, NOT_APPLICABLE
+from labrunner.local.faults.profile import time_scale
 
 MAX_RULES_PER_EVALUATION = 25
 COMPLIANCE_PAGE = 25  # DescribeComplianceByConfigRule has no Limit
 DEFAULT_LIMIT = 10  # GetComplianceDetailsByConfigRule, DescribeComplianceByResource
 MAX_LIMIT = 100
 EVALUATION_STATUS_LIMIT = 50
+# API Reference, LimitExceededException: "For StartConfigRulesEvaluation API, this exception is thrown
+# if an evaluation is in progress or if you call the StartConfigRulesEvaluation API more than once per
+# minute." AWS's fixed behaviour, always on; LABRUNNER_LOCAL_TIME_SCALE shrinks it for tests.
+REQUEST_WINDOW_S = 60.0
+
+
+def request_window_s() -> float:
+    return REQUEST_WINDOW_S * time_scale()
+
+
 CONTRIBUTOR_CAP = 100
 
 
@@ -169,19 +183,27 @@ def start_config_rules_evaluation(account_id: str, region: str, params: dict[str
         backend = engine.config_backend(account_id, region)
         rules = _rules(backend, names)
         state = engine.state_of(backend)
+        clock = time.monotonic()
         for name in rules:
             rule = backend.config_rules[name]
-            if rule.config_rule_state != "ACTIVE":
+            if rule.config_rule_state not in (engine.ACTIVE, engine.EVALUATING):
                 raise ResourceInUseException(
                     f"The rule {name} is currently being deleted. Please retry after some time"
                 )
             status = state.statuses.get(name)
-            if status is not None and status.rule_id == rule.config_rule_id and status.pending_requested:
+            mine = status if status is not None and status.rule_id == rule.config_rule_id else None
+            if rule.config_rule_state == engine.EVALUATING or (mine is not None and mine.pending_requested):
                 # AWS: an earlier StartConfigRulesEvaluation of the rule must complete first.
                 raise LimitExceededException(
                     f"An evaluation of the rule {name} is already in progress; retry when it completes"
                 )
+            last = mine.last_requested if mine is not None else None
+            if last is not None and clock - last < request_window_s():
+                raise LimitExceededException(
+                    f"StartConfigRulesEvaluation was called for the rule {name} less than a minute ago; retry later"
+                )
         for name in rules:
+            engine.ensure_status(backend, name, backend.config_rules[name]).last_requested = clock
             engine.schedule(account_id, region, name, None, requested=True)
     return {}
 
@@ -260,6 +282,56 @@ def describe_config_rule_evaluation_status(account_id: str, region: str, params:
             )
     chunk, token = page(rows, params.get("NextToken"), limit, "evaluation-status")
     return _without_none({"ConfigRulesEvaluationStatus": chunk, "NextToken": token})
+
+
+def configuration_item(account_id: str, region: str, item: BucketItem) -> dict[str, Any]:
+    """A recorded bucket as GetResourceConfigHistory shows it (what Config recorded, not the live bucket)."""
+    logging = (
+        {"destinationBucketName": item.logging_target, "logFilePrefix": item.logging_prefix}
+        if item.logging_target
+        else {}
+    )
+    encryption = (
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": item.sse_algorithm}}]}
+        if item.sse_algorithm
+        else None
+    )
+    supplementary: dict[str, str] = {"BucketLoggingConfiguration": json.dumps(logging)}
+    if encryption is not None:
+        supplementary["ServerSideEncryptionConfiguration"] = json.dumps(encryption)
+    return _without_none(
+        {
+            "version": "1.3",
+            "accountId": account_id,
+            "configurationItemCaptureTime": epoch(item.captured_at),
+            "configurationItemStatus": "ResourceDeleted" if item.deleted else "OK",
+            "arn": item.arn,
+            "resourceType": S3_BUCKET,
+            "resourceId": item.name,
+            "resourceName": item.name,
+            "awsRegion": region,
+            "tags": dict(item.tags),
+            "configuration": None if item.deleted else json.dumps({"name": item.name}),
+            "supplementaryConfiguration": {} if item.deleted else supplementary,
+        }
+    )
+
+
+def get_bucket_config_history(account_id: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    """GetResourceConfigHistory of an S3 bucket: the items the recorder captured, newest first
+    (chronologicalOrder Forward: oldest first); ResourceNotDiscoveredException before the first."""
+    resource_id = str(params.get("resourceId") or "")
+    limit = limit_of(params.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
+    with engine.LOCK:
+        state = engine.state_of(engine.config_backend(account_id, region))
+        items = list(state.history.get(resource_id, []))
+    if not items:
+        raise ResourceNotDiscoveredException(S3_BUCKET, resource_id)
+    if params.get("chronologicalOrder") != "Forward":
+        items.reverse()
+    rows = [configuration_item(account_id, region, item) for item in items]
+    chunk, token = page(rows, params.get("nextToken"), limit, f"history:{resource_id}")
+    return _without_none({"configurationItems": chunk, "nextToken": token})
 
 
 OPERATIONS = {

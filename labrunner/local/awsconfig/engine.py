@@ -8,7 +8,15 @@ accounts and regions stay apart). As on AWS:
   here are change-triggered) when a recorded bucket changes; it judges the recorded item;
 - a deleted bucket's results disappear; deleting a rule deletes its results;
 - evaluation is asynchronous on AWS: immediate here unless LABRUNNER_CONFIG_EVALUATION_DELAY_S
-  or POST /_labrunner/config/evaluation-delay?seconds=N sets a delay (fault injection).
+  or POST /_labrunner/config/evaluation-delay?seconds=N sets a delay (fault injection); while an
+  evaluation that StartConfigRulesEvaluation asked for runs, the rule's ConfigRuleState is
+  EVALUATING (API Reference, ConfigRule: "AWS Config sets the state of the rule to EVALUATING
+  temporarily after you use the StartConfigRulesEvaluation request");
+- the recorder records a change `config_recording_delay_s` after it (Developer Guide, "Recording
+  AWS resources": changes are recorded when Config detects them, on AWS within minutes); until
+  then every evaluation judges the configuration recorded before (API Reference,
+  StartConfigRulesEvaluation: it "does not re-record the latest configuration state for your
+  resources. It re-runs an evaluation against the last known state of your resources").
 """
 
 from __future__ import annotations
@@ -23,11 +31,14 @@ from typing import Any
 from labrunner.local.awsconfig.items import S3_BUCKET, BucketItem, capture
 from labrunner.local.awsconfig.rules import MANAGED_RULES, ManagedRule
 from labrunner.local.delays import Delay
+from labrunner.local.faults import CONFIG_RECORDING_DELAY, FAULTS
 from labrunner.local.s3_changes import BucketChange
 
 LOCK = threading.RLock()
 DELAY = Delay("config_evaluation_delay_s", "LABRUNNER_CONFIG_EVALUATION_DELAY_S", "config/evaluation-delay")
 STATE_ATTRIBUTE = "_labrunner_config_state"
+ACTIVE = "ACTIVE"
+EVALUATING = "EVALUATING"
 
 
 def now() -> datetime:
@@ -60,6 +71,7 @@ class RuleStatus:
     first_evaluation_started: bool = False
     pending: int = 0  # scheduled evaluations not run yet
     pending_requested: int = 0  # of which asked for by StartConfigRulesEvaluation
+    last_requested: float | None = None  # time.monotonic() of the last StartConfigRulesEvaluation
 
 
 @dataclass
@@ -69,6 +81,7 @@ class ConfigState:
     items: dict[str, BucketItem] = field(default_factory=dict)
     results: dict[str, dict[str, EvaluationResult]] = field(default_factory=dict)
     statuses: dict[str, RuleStatus] = field(default_factory=dict)
+    history: dict[str, list[BucketItem]] = field(default_factory=dict)  # every recorded item, oldest first
 
 
 _timers: set[threading.Timer] = set()
@@ -154,30 +167,54 @@ def record(account_id: str, region: str, names: Iterable[str] | None = None) -> 
             if new.same_configuration(old):
                 continue
         state.items[name] = new
+        state.history.setdefault(name, []).append(new)
         changed.append(name)
     return changed
 
 
 def on_bucket_change(change: BucketChange) -> None:
-    """A bucket changed: the recorder records it, and change-triggered rules judge it."""
+    """A bucket changed: the recorder records it (after the recording delay), and
+    change-triggered rules judge it."""
     if existing_config_backend(change.account_id, change.region) is None:
         return  # Config never used there: no recorder, nothing to record
+    later(FAULTS.value(CONFIG_RECORDING_DELAY), record_and_evaluate, change.account_id, change.region, [change.bucket])
+
+
+def record_and_evaluate(account_id: str, region: str, names: list[str] | None) -> None:
     with LOCK:
-        changed = record(change.account_id, change.region, [change.bucket])
+        changed = record(account_id, region, names)
         if changed:
-            evaluate_changed(change.account_id, change.region, changed)
+            evaluate_changed(account_id, region, changed)
 
 
 def recorder_changed(account_id: str, region: str) -> None:
-    """The recorder started or its recording group changed: record the region's buckets."""
+    """The recorder started or its recording group changed: record the region's buckets
+    (after the recording delay, as any change)."""
     with LOCK:
         backend = config_backend(account_id, region)
-        changed = record(account_id, region)
         for recorder in backend.recorders.values():
             if recorder.status.recording:
                 recorder.status.last_status = "SUCCESS"
-        if changed:
-            evaluate_changed(account_id, region, changed)
+    later(FAULTS.value(CONFIG_RECORDING_DELAY), record_and_evaluate, account_id, region, None)
+
+
+def later(seconds: float, work: Any, *args: Any) -> None:
+    """Run work(*args) now, or on a timer thread after `seconds` (cancelled by a server reset)."""
+    if seconds <= 0:
+        work(*args)
+        return
+
+    def run_it() -> None:
+        try:
+            work(*args)
+        except Exception as exc:  # a timer thread has no caller to tell
+            print(f"Config recording failed: {exc!r}", file=sys.stderr)
+
+    timer = threading.Timer(seconds, run_it)
+    timer.daemon = True
+    with LOCK:
+        _timers.add(timer)
+    timer.start()
 
 
 def evaluate_changed(account_id: str, region: str, resource_ids: list[str]) -> None:
@@ -233,6 +270,8 @@ def schedule(
             return
         status.pending += 1
         status.pending_requested += int(requested)
+        if requested:
+            rule.config_rule_state = EVALUATING
         invocation = Invocation(account_id, region, rule_name, rule.config_rule_id, resource_ids, requested)
         timer = threading.Timer(seconds, run_later, args=(invocation,))
         timer.daemon = True
@@ -269,6 +308,14 @@ def run_later(invocation: Invocation) -> None:
         if status is not None and status.rule_id == invocation.rule_id:
             status.pending = max(0, status.pending - 1)
             status.pending_requested = max(0, status.pending_requested - int(invocation.requested))
+            rule = backend.config_rules.get(invocation.rule_name)
+            if (
+                status.pending_requested == 0
+                and rule is not None
+                and rule.config_rule_id == invocation.rule_id
+                and rule.config_rule_state == EVALUATING
+            ):
+                rule.config_rule_state = ACTIVE
         try:
             run(
                 invocation.account_id,
