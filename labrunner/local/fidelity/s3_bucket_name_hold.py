@@ -93,7 +93,7 @@ def install(hooks: ServerHooks) -> None:
 
     original_create = S3Backend.create_bucket
     original_delete = S3Backend.delete_bucket
-    original_error_model = serialize.get_error_model
+    original_error_model = getattr(serialize, "get_error_model")  # noqa: B009 (not exported)
 
     @functools.wraps(original_create)
     def create_bucket(self: Any, bucket_name: str, *args: Any, **kwargs: Any) -> Any:
