@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrunner import paths
+from labrunner.aws import lab_buckets
 from labrunner.aws import s3 as s3s
 from labrunner.aws.pipeline import Upload, newest_uploads, upload_file
 from labrunner.context import Context
@@ -25,7 +26,8 @@ SSE_2023 = (
 
 
 def _log_bucket_label(ctx: Context) -> str:
-    return s3s.lab_log_bucket_name(ctx.suffix)
+    """How hints name the lab's log bucket: solve adds a random part per deployment."""
+    return lab_buckets.LOG.label(ctx.suffix)
 
 
 def encryption_console(bucket: str) -> str:
@@ -60,22 +62,28 @@ class LogBucketChoice:
 
 
 def choose_log_bucket(ctx: Context, upload: str) -> LogBucketChoice:
-    """The bucket the upload bucket logs to (when separate and existing), else the lab's bucket if it exists."""
+    """The bucket the upload bucket logs to (when separate and existing), else the lab's log bucket if
+    there is one: the one solve made for this stack (by its tags), or one named as the lab text does."""
     s3 = ctx.client("s3")
     logging = s3s.access_logging(s3, upload)
     if logging is not None and logging.target_bucket != upload and s3s.bucket_exists(s3, logging.target_bucket):
         return LogBucketChoice(logging.target_bucket, f"the bucket {upload} logs to", logging)
-    lab_name = _log_bucket_label(ctx)
-    if s3s.bucket_exists(s3, lab_name):
-        return LogBucketChoice(lab_name, "the lab's log bucket (the upload bucket does not log to it yet)", logging)
+    found = lab_buckets.find(s3, lab_buckets.LOG, ctx, any_ending=True)
+    if found is not None:
+        return LogBucketChoice(found, "the lab's log bucket (the upload bucket does not log to it yet)", logging)
     return LogBucketChoice(None, "", logging)
 
 
+def ensure_lab_log_bucket(ctx: Context, name: str, sources: list[str]) -> bool:
+    return lab_buckets.ensure_log_bucket(
+        ctx.client("s3"), name, ctx, account=ctx.account_id, source_buckets=sources, note=ctx.note
+    )
+
+
 def name_note(ctx: Context, bucket: str) -> str:
-    lab_name = _log_bucket_label(ctx)
-    if bucket == lab_name:
+    if bucket.startswith(lab_buckets.LOG.prefix):
         return ""
-    return f" (the lab names it {lab_name}; any separate bucket with these settings passes)"
+    return f" (the lab names it {_log_bucket_label(ctx)}; any separate bucket with these settings passes)"
 
 
 # -- lab2.encryption ----------------------------------------------------------------------------------
@@ -307,7 +315,8 @@ class LogBucket(Step):
         with ACLs disabled (not the old Log Delivery group ACL).
 
         The log bucket is whatever the upload bucket sends its logs to (before logging is on:
-        the lab's bucket immersion-upload-logs-<suffix>). Passes when it is separate from the
+        the lab's bucket immersion-upload-logs-…, found by solve's tags or by that name).
+        Passes when it is separate from the
         upload bucket, exists, has all four Block Public Access settings on, has default
         encryption that S3 logging can write with (SSE-S3; SSE-KMS only with a customer managed
         key), and its policy allows log delivery for the upload bucket.
@@ -324,8 +333,10 @@ class LogBucket(Step):
     """
     automation = """
         Uses the bucket the upload bucket already logs to if that is a separate, existing
-        bucket, else creates immersion-upload-logs-<suffix> (ACLs disabled, tagged
-        labrunner:lab=immersion). Then turns on all four Block Public Access settings, sets
+        bucket, else the log bucket it made for this stack before (found by its tags), else
+        creates immersion-upload-logs-<suffix>-<random> — a new name for each deployment,
+        because S3 holds a deleted bucket's name for hours — with ACLs disabled, tagged
+        labrunner:lab=immersion and labrunner:stack=<stack>. Then turns on all four Block Public Access settings, sets
         SSE-S3 unless the bucket has an encryption S3 logging can use, and adds (or extends) the
         bucket policy statement S3ServerAccessLogsPolicy for logging.s3.amazonaws.com, scoped by
         aws:SourceArn (the upload bucket) and aws:SourceAccount. Other policy statements are kept.
@@ -335,15 +346,8 @@ class LogBucket(Step):
     def apply(self, ctx: Context) -> bool:
         upload = ctx.workload().bucket
         choice = choose_log_bucket(ctx, upload)
-        name = choice.name or _log_bucket_label(ctx)
-        return s3s.ensure_log_bucket(
-            ctx.client("s3"),
-            name,
-            region=ctx.region,
-            account=ctx.account_id,
-            source_buckets=[upload],
-            note=ctx.note,
-        )
+        name = choice.name or lab_buckets.new_name(lab_buckets.LOG, ctx.suffix)
+        return ensure_lab_log_bucket(ctx, name, [upload])
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         s3, upload = ctx.client("s3"), ctx.workload().bucket
@@ -429,7 +433,7 @@ class AccessLoggingStep(Step):
         the event logging of NIST AU-2 and the audit record generation of AU-12. Without it an
         incident in the upload bucket cannot be investigated. Passes when server access logging
         of the upload bucket is on and targets a separate bucket that exists (the lab's
-        immersion-upload-logs-<suffix>, or any other separate bucket). Logging into the upload
+        immersion-upload-logs-…, or any other separate bucket). Logging into the upload
         bucket itself fails: each delivered log file would be a new write to log, and the trail
         would sit next to the data it is meant to protect.
     """
@@ -448,7 +452,7 @@ class AccessLoggingStep(Step):
         Leaves logging alone when it already goes to a separate, existing bucket. Otherwise makes
         sure the lab's log bucket exists and accepts the logs (as lab2.log-bucket does), then
         turns on server access logging of the upload bucket into
-        s3://immersion-upload-logs-<suffix>/<upload bucket name>/.
+        s3://<that log bucket>/<upload bucket name>/.
     """
     hint = "Turn on server access logging of the upload bucket with the separate log bucket as destination."
 
@@ -458,9 +462,9 @@ class AccessLoggingStep(Step):
         if current is not None and current.target_bucket != upload and s3s.bucket_exists(s3, current.target_bucket):
             ctx.note(f"{upload} already logs to {current.location}")
             return False
-        return s3s.ensure_access_logging(
-            s3, upload, log_bucket=_log_bucket_label(ctx), region=ctx.region, account=ctx.account_id, note=ctx.note
-        )
+        log_bucket = choose_log_bucket(ctx, upload).name or lab_buckets.new_name(lab_buckets.LOG, ctx.suffix)
+        changed = ensure_lab_log_bucket(ctx, log_bucket, [upload])
+        return s3s.enable_access_logging(s3, upload, target_bucket=log_bucket, note=ctx.note) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         s3, upload = ctx.client("s3"), ctx.workload().bucket

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from labrunner.aws import lab_buckets as made
 from labrunner.aws.config import (
     ENCRYPTION_RULE,
     LAB_RULES,
@@ -21,10 +22,8 @@ from labrunner.aws.config import (
     RuleSpec,
     bucket_view,
     config_rules,
-    delivery_bucket_name,
     delivery_bucket_state,
     delivery_channels,
-    demo_bucket_name,
     describe_recorder,
     ensure_delivery_bucket,
     ensure_service_linked_role,
@@ -45,8 +44,6 @@ from labrunner.aws.s3 import (
     access_logging,
     bucket_exists,
     enable_access_logging,
-    ensure_log_bucket,
-    lab_log_bucket_name,
 )
 from labrunner.context import Context
 from labrunner.model import Check
@@ -65,8 +62,14 @@ RECORDING_POLL_S = 3.0
 RETRY_POLL_S = 5.0
 
 
-def demo_bucket(ctx: Context) -> str:
-    return demo_bucket_name(ctx.suffix)
+def demo_bucket(ctx: Context) -> str | None:
+    """The lab's demo bucket: the one solve made for this stack (by its tags), else one named as the
+    lab text does (immersion-config-demo-…); None before it exists."""
+    return made.find(ctx.client("s3"), made.DEMO, ctx, any_ending=True)
+
+
+def log_bucket_label(ctx: Context) -> str:
+    return made.LOG.label(ctx.suffix)
 
 
 def upload_bucket(ctx: Context) -> str | None:
@@ -138,8 +141,8 @@ def judge(ctx: Context, rule: ConfigRule, buckets: Iterable[str]) -> tuple[list[
 
 def lab_buckets(ctx: Context) -> list[str]:
     """The buckets lab 4 is about: the demo bucket (once created) and the upload bucket."""
-    s3 = ctx.client("s3")
-    found = [b for b in (demo_bucket(ctx),) if bucket_exists(s3, b)]
+    demo = demo_bucket(ctx)
+    found = [demo] if demo else []
     upload = upload_bucket(ctx)
     return [*found, upload] if upload else found
 
@@ -147,14 +150,15 @@ def lab_buckets(ctx: Context) -> list[str]:
 def ensure_demo_bucket(ctx: Context) -> bool:
     """Create the lab's demo bucket with S3's defaults (no access logging) unless it exists."""
     s3 = ctx.client("s3")
-    demo = demo_bucket(ctx)
-    if bucket_exists(s3, demo):
+    if demo_bucket(ctx) is not None:
         return False
+    # A new name for each deployment: S3 holds a deleted bucket's name for hours.
+    demo = made.new_name(made.DEMO, ctx.suffix)
     params: dict[str, object] = {"Bucket": demo}
     if ctx.region != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
     s3.create_bucket(**params)
-    s3.put_bucket_tagging(Bucket=demo, Tagging={"TagSet": [dict(LAB_TAG)]})
+    s3.put_bucket_tagging(Bucket=demo, Tagging={"TagSet": made.tags(made.DEMO, ctx.stack_name)})
     ctx.note(f"created the demo bucket {demo} with S3's defaults: no server access logging")
     return True
 
@@ -218,7 +222,7 @@ def request_evaluation(ctx: Context, buckets: list[str], changed: list[str], mar
 
 def mark_recording(ctx: Context) -> RecordingMark:
     """Before changing the lab's buckets: what Config has recorded of them so far."""
-    return recording_mark(ctx.client("config"), {demo_bucket(ctx), *lab_buckets(ctx)})
+    return recording_mark(ctx.client("config"), lab_buckets(ctx))  # a demo bucket made later: any recording is new
 
 
 class RecorderStep(Step):
@@ -245,9 +249,10 @@ class RecorderStep(Step):
         Creates the AWSServiceRoleForConfig service-linked role if it is missing; creates or
         updates the region's recorder (`default`, or the existing one) so it records
         AWS::S3::Bucket with that role, keeping whatever else it already recorded; creates a
-        delivery bucket immersion-config-delivery-<suffix> secured like a log bucket (ACLs
-        disabled, Block Public Access, SSE-S3, AWS's delivery policy for config.amazonaws.com,
-        TLS only; tagged labrunner:lab=immersion) and the delivery channel `default` to it when no
+        delivery bucket immersion-config-delivery-<suffix>-<random> (a new name per deployment;
+        one it made before is found by its tag) secured like a log bucket (ACLs disabled, Block
+        Public Access, SSE-S3, AWS's delivery policy for config.amazonaws.com, TLS only; tagged
+        labrunner:lab=immersion) and the delivery channel `default` to it when no
         channel delivers to an existing bucket; starts recording.
     """
     hint = "Set up AWS Config to record AWS::S3::Bucket with a delivery channel, and start recording."
@@ -282,7 +287,7 @@ class RecorderStep(Step):
         channels = delivery_channels(config)
         # A channel to another account's bucket (Control Tower's log archive: HeadBucket → 403) delivers too.
         if not any(delivery_bucket_state(s3, c.bucket) != "missing" for c in channels):
-            bucket = delivery_bucket_name(ctx.suffix)
+            bucket = made.find_or_name(s3, made.DELIVERY, ctx)
             changed |= ensure_delivery_bucket(s3, bucket, account=ctx.account_id, region=ctx.region, note=ctx.note)
             name = channels[0].name if channels else CHANNEL_NAME
             config.put_delivery_channel(DeliveryChannel={"name": name, "s3BucketName": bucket})
@@ -474,16 +479,18 @@ class NoncomplianceStep(Step):
         asynchronously: while a verdict is missing or older than a change, the step is pending.
     """
     console = """
-        S3 → Create bucket → name immersion-config-demo-<suffix> (see `labrunner explain`; any
-        name works) → keep the defaults (no access logging) → Create. Then AWS Config → Rules →
-        s3-bucket-logging-enabled → Actions → Re-evaluate; after a minute the demo bucket is listed
-        under "Noncompliant". s3-bucket-server-side-encryption-enabled lists it as compliant.
+        S3 → Create bucket → a name starting with immersion-config-demo- (for example with your
+        account id after it: bucket names are global) → keep the defaults (no access logging) →
+        Create. Then AWS Config → Rules → s3-bucket-logging-enabled → Actions → Re-evaluate; after
+        a minute the demo bucket is listed under "Noncompliant".
+        s3-bucket-server-side-encryption-enabled lists it as compliant.
     """
     automation = """
-        Creates the demo bucket immersion-config-demo-<suffix> (tagged labrunner:lab=immersion)
-        with S3's defaults, and starts an evaluation of both rules whenever a verdict on the demo
-        or upload bucket is missing or disagrees with the bucket's settings; then waits for the
-        verdicts.
+        Creates the demo bucket immersion-config-demo-<suffix>-<random> (a new name per
+        deployment, as S3 holds a deleted bucket's name for hours; tagged labrunner:lab=immersion
+        and labrunner:stack=<stack>, so the next solve finds it) with S3's defaults, and starts
+        an evaluation of both rules whenever a verdict on the demo or upload bucket is missing or
+        disagrees with the bucket's settings; then waits for the verdicts.
     """
     hint = "Create a bucket without access logging and re-evaluate the rule s3-bucket-logging-enabled."
     poll = Poll(deadline_s=600, interval_s=3)
@@ -494,7 +501,8 @@ class NoncomplianceStep(Step):
         mark = mark_recording(ctx)
         changed = ensure_demo_bucket(ctx)
         ctx.note(f"{ENCRYPTION_RULE.name} will call it COMPLIANT: {SINCE_2023}")
-        touched = [demo_bucket(ctx)] if changed else []
+        demo = demo_bucket(ctx)
+        touched = [demo] if changed and demo else []
         return request_evaluation(ctx, lab_buckets(ctx), touched, mark) or changed
 
     def verify(self, ctx: Context) -> Iterable[Check]:
@@ -563,17 +571,18 @@ class RemediatedStep(Step):
         log to itself (every delivered log object would be a request to log, without end).
     """
     console = """
-        S3 → immersion-config-demo-<suffix> → Properties → Server access logging → Edit → Enable →
-        destination s3://immersion-upload-logs-<suffix>/config-demo/ (the log bucket of lab 2) →
+        S3 → immersion-config-demo-… → Properties → Server access logging → Edit → Enable →
+        destination s3://immersion-upload-logs-…/config-demo/ (the log bucket of lab 2) →
         Save. Same for the upload bucket if lab 2 was skipped. Default encryption → Edit → SSE-S3
         (already on for new buckets). Then AWS Config → Rules → each rule → Actions → Re-evaluate.
     """
     automation = """
         Creates the demo bucket if needed; makes sure the lab's log bucket
-        immersion-upload-logs-<suffix> exists, is secured, and accepts logs of the demo and upload
-        buckets (created if lab 2 was skipped); turns on logging of the demo bucket to
-        config-demo/ and of the upload bucket (unless it already logs to another bucket); sets
-        SSE-S3 where default encryption is missing; starts an evaluation when a verdict is stale.
+        immersion-upload-logs-… (found by its tags, else created as lab2.log-bucket does) exists,
+        is secured, and accepts logs of the demo and upload buckets; turns on logging of the demo
+        bucket to config-demo/ and of the upload bucket (unless it already logs to another
+        bucket); sets SSE-S3 where default encryption is missing; starts an evaluation when a
+        verdict is stale.
     """
     hint = "Turn on server access logging (and default encryption) for the demo and upload buckets, then re-evaluate."
     poll = Poll(deadline_s=600, interval_s=3)
@@ -583,17 +592,18 @@ class RemediatedStep(Step):
             return False
         s3 = ctx.client("s3")
         mark = mark_recording(ctx)
-        demo = demo_bucket(ctx)
         changed = ensure_demo_bucket(ctx)
+        demo = demo_bucket(ctx)
+        assert demo is not None
         touched = {demo} if changed else set()
         upload = upload_bucket(ctx)
         buckets = [demo] + ([upload] if upload else [])
         # Buckets that already log to another bucket keep their target (a student's choice).
         unlogged = [b for b in buckets if (now := access_logging(s3, b)) is None or now.target_bucket == b]
         if unlogged:
-            log_bucket = lab_log_bucket_name(ctx.suffix)
-            changed |= ensure_log_bucket(
-                s3, log_bucket, region=ctx.region, account=ctx.account_id, source_buckets=unlogged, note=ctx.note
+            log_bucket = made.find(s3, made.LOG, ctx, any_ending=True) or made.new_name(made.LOG, ctx.suffix)
+            changed |= made.ensure_log_bucket(
+                s3, log_bucket, ctx, account=ctx.account_id, source_buckets=unlogged, note=ctx.note
             )
             for bucket in unlogged:
                 prefix = DEMO_LOG_PREFIX if bucket == demo else None
@@ -620,16 +630,16 @@ class RemediatedStep(Step):
         if region is not None:
             yield region
             return
-        s3 = ctx.client("s3")
         rules = config_rules(ctx.client("config"))
         recorder = describe_recorder(ctx.client("config"))
         demo = demo_bucket(ctx)
-        targets = [b for b in (demo,) if bucket_exists(s3, b)]
+        targets = [demo] if demo else []
         if not targets:
+            label = made.DEMO.label(ctx.suffix)
             yield Check.fail(
                 "demo bucket",
-                f"the lab's demo bucket {demo} does not exist",
-                f"Create it first (step lab4.noncompliance): S3 → Create bucket → {demo}.",
+                f"there is no demo bucket for lab 4 ({label}) in {ctx.region}",
+                f"Create it first (step lab4.noncompliance): S3 → Create bucket → {label}.",
             )
         upload = upload_bucket(ctx)
         if upload:
@@ -659,7 +669,7 @@ class RemediatedStep(Step):
             if spec is LOGGING_RULE:
                 hint = (
                     f"S3 → {bucket} → Properties → Server access logging → Edit → Enable → destination "
-                    f"s3://{lab_log_bucket_name(ctx.suffix)}/ (a separate log bucket, not {bucket} itself) → Save."
+                    f"s3://{log_bucket_label(ctx)}/ (a separate log bucket, not {bucket} itself) → Save."
                 )
             else:
                 hint = f"S3 → {bucket} → Properties → Default encryption → Edit → SSE-S3 → Save."

@@ -83,12 +83,12 @@ def missing_rules_line(region: str) -> str | None:
 
 
 def demo_bucket_name(suffix: str) -> str:
-    """The bucket lab 4 leaves without access logging for Config to flag."""
+    """The lab text's name of the demo bucket; solve adds a random part (aws/lab_buckets.py)."""
     return f"{DEMO_BUCKET_PREFIX}{suffix}"
 
 
 def delivery_bucket_name(suffix: str) -> str:
-    """The bucket lab 4 creates for Config's delivery channel (when none delivers already)."""
+    """The delivery bucket's name without the random part solve adds (aws/lab_buckets.py)."""
     return f"{DELIVERY_BUCKET_PREFIX}{suffix}"
 
 

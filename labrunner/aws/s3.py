@@ -47,7 +47,8 @@ def bucket_arn(bucket: str, region: str = "us-east-1") -> str:
 
 
 def lab_log_bucket_name(suffix: str) -> str:
-    """The name the lab gives the access-log bucket (SPEC §4): immersion-upload-logs-<suffix>."""
+    """The lab text's name of the access-log bucket (SPEC §4); solve adds a random part per deployment
+    (aws/lab_buckets.py), as S3 holds a deleted bucket's name for hours."""
     return f"{LOG_BUCKET_PREFIX}{suffix}"
 
 

@@ -4,8 +4,9 @@ A thing is the lab's when
 - it is the workload's stack (named --stack-name, and tagged labrunner:lab=immersion or holding
   the workload's logical ids), or one of that stack's resources;
 - solve made it: tagged labrunner:lab=immersion, or named as SPEC §4 names it
-  (`immersion-upload-logs-…`, `immersion-config-demo-…`, `immersion-…-<suffix>`, the two rule
-  names) — unless a CloudFormation tag says another stack owns it;
+  (`immersion-upload-logs-…`, `immersion-config-demo-…`, `immersion-…-<suffix>[-<random>]`, the
+  two rule names) — unless a tag says another stack owns it (CloudFormation's
+  aws:cloudformation:stack-name, or labrunner:stack that solve gives the buckets of one stack);
 - a student made it for the lab, found by what it is: the bucket a lab bucket logs to, when it
   holds nothing but those access logs; the lab's Config rules by their names; the function's
   log groups by the function's name.
@@ -21,11 +22,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 from labrunner.aws.config import LAB_RULES
+from labrunner.aws.lab_buckets import STACK_TAG_KEY
 from labrunner.aws.s3 import LAB_TAG, LOG_BUCKET_PREFIX
 
 LAB_TAG_KEY = LAB_TAG["Key"]
 LAB_TAG_VALUE = LAB_TAG["Value"]
 STACK_NAME_TAG = "aws:cloudformation:stack-name"  # CloudFormation's own tag on what a stack made
+SOLVE_STACK_TAG = STACK_TAG_KEY  # solve's tag on the buckets it makes for one stack
 # SPEC §4; lab 4's helpers do not name the demo bucket yet.
 DEMO_BUCKET_PREFIX = "immersion-config-demo-"
 LAB_BUCKET_PREFIXES = (LOG_BUCKET_PREFIX, DEMO_BUCKET_PREFIX)
@@ -57,9 +60,12 @@ def lab_tagged(tags: Mapping[str, str]) -> bool:
 
 
 def other_stack(tags: Mapping[str, str], stack_name: str) -> str | None:
-    """The stack that made this, when CloudFormation's tag names one that is not ours."""
-    owner = tags.get(STACK_NAME_TAG)
-    return owner if owner and owner != stack_name else None
+    """The stack that made this, when CloudFormation's tag (or solve's) names one that is not ours."""
+    for key in (STACK_NAME_TAG, SOLVE_STACK_TAG):
+        owner = tags.get(key)
+        if owner and owner != stack_name:
+            return owner
+    return None
 
 
 def lab_bucket_name(name: str, suffix: str) -> str | None:
@@ -68,8 +74,9 @@ def lab_bucket_name(name: str, suffix: str) -> str | None:
         return f"named as the lab names the log bucket ({LOG_BUCKET_PREFIX}…)"
     if name.startswith(DEMO_BUCKET_PREFIX):
         return f"named as the lab names the Config demo bucket ({DEMO_BUCKET_PREFIX}…)"
-    if re.fullmatch(rf"immersion-[a-z0-9.-]+-{re.escape(suffix)}", name):
-        return f"named as labrunner names buckets in this account (immersion-…-{suffix})"
+    # solve adds a random part per deployment (S3 holds a deleted bucket's name for hours)
+    if re.fullmatch(rf"immersion-[a-z0-9.-]+-{re.escape(suffix)}(?:-[0-9a-f]{{8}})?", name):
+        return f"named as labrunner names buckets in this account (immersion-…-{suffix}[-…])"
     return None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from labrunner.aws import lab_buckets
 from labrunner.aws.config import delivery_bucket_policy
 from labrunner.context import Context
 from labrunner.local import admin, faults
@@ -24,7 +25,16 @@ def config(ctx: Context) -> Any:
 
 
 def demo_bucket(ctx: Context) -> str:
-    return f"immersion-config-demo-{ctx.suffix}"
+    """The demo bucket solve made: found by its tags (its name has a random part per deployment)."""
+    found = lab_buckets.find(ctx.client("s3"), lab_buckets.DEMO, ctx)
+    assert found is not None and found.startswith(f"immersion-config-demo-{ctx.suffix}-")
+    return found
+
+
+def log_bucket(ctx: Context) -> str:
+    found = lab_buckets.find(ctx.client("s3"), lab_buckets.LOG, ctx)
+    assert found is not None and found.startswith(f"immersion-upload-logs-{ctx.suffix}-")
+    return found
 
 
 def check(ctx: Context, ids: list[str] | None = None) -> dict[str, Status]:
@@ -189,15 +199,19 @@ def test_stale_verdict_with_recorder_stopped_fails(solved: Context) -> None:
 def test_remediated_exempts_log_buckets_and_says_so(solved: Context) -> None:
     report = run(solved, "check", ["lab4.remediated"])
     exempt = next(c.detail for c in step(report, "lab4.remediated").checks if c.name == "other buckets")
-    assert f"immersion-upload-logs-{solved.suffix}" in exempt
+    assert log_bucket(solved) in exempt
     assert "cannot log to themselves" in exempt
 
 
 # -- solve ---------------------------------------------------------------------------------------
 def test_solve_is_idempotent_and_check_passes(solved: Context) -> None:
+    s3 = solved.client("s3")
+    buckets = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
     again = run(solved, "solve", LAB4)
     assert statuses(again) == dict.fromkeys(LAB4, Status.PASS), again
     assert {s.id: s.changed for s in again.steps} == dict.fromkeys(LAB4, False)
+    # The second solve found the buckets the first one made (by their tags), it made no new ones.
+    assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == buckets
     assert check(solved) == dict.fromkeys(LAB4, Status.PASS)
     demo = step(run(solved, "check", ["lab4.noncompliance"]), "lab4.noncompliance")
     encryption = next(c.detail for c in demo.checks if ENCRYPTION_RULE in c.name)
@@ -206,10 +220,10 @@ def test_solve_is_idempotent_and_check_passes(solved: Context) -> None:
 
 def test_solve_when_lab2_was_skipped_creates_the_log_bucket(solved: Context) -> None:
     s3 = solved.client("s3")
-    log_bucket = f"immersion-upload-logs-{solved.suffix}"
+    logs = log_bucket(solved)
     target = s3.get_bucket_logging(Bucket=demo_bucket(solved))["LoggingEnabled"]
-    assert target["TargetBucket"] == log_bucket
-    assert s3.get_public_access_block(Bucket=log_bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    assert target["TargetBucket"] == logs
+    assert s3.get_public_access_block(Bucket=logs)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
 
 
 # -- real-account behaviours (issue 11) ----------------------------------------------------------

@@ -30,6 +30,8 @@ def client_error(code: str, operation: str = "DeleteBucket") -> ClientError:
         ("immersion-upload-logs-jdoe", True),  # named by hand after the lab text
         ("immersion-config-demo-x", True),
         (f"immersion-config-delivery-{SUFFIX}", True),
+        (f"immersion-config-delivery-{SUFFIX}-0862a41d", True),  # solve's per-deployment name
+        (f"immersion-config-delivery-{SUFFIX}-backup", False),  # someone else's, named alike
         ("immersion-fileuploadsbucket-abc123", False),  # a stack's bucket: the stack decides
         ("immersion-config-delivery-999999999999-00000000", False),  # another account's suffix
         ("upload-logs-immersion", False),
@@ -78,6 +80,11 @@ def test_stack_and_tag_rules() -> None:
     assert own.lab_tagged(tags)
     assert own.other_stack(tags, "immersion") == "b"
     assert own.other_stack(tags, "b") is None
+    solved_for_bob = own.tag_dict(
+        [{"Key": "labrunner:lab", "Value": "immersion"}, {"Key": "labrunner:stack", "Value": "bob"}]
+    )
+    assert own.other_stack(solved_for_bob, "alice") == "bob"
+    assert own.other_stack(solved_for_bob, "bob") is None
     assert own.service_linked_recorder({"name": "AWSConfigurationRecorderForSecurityHub"})
     assert not own.service_linked_recorder({"name": "default"})
 
