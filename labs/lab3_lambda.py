@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.errors import error_code
+from labrunner.aws.iam import sightings
 from labrunner.aws.iam.changes import iam_events_region, role_trail_since
 from labrunner.aws.iam.checks import (
     admin_checks,
@@ -196,13 +197,18 @@ def _order_proof(ctx: Context, role: RolePolicies, upload: Upload) -> OrderProof
 
     This run's own changes are known at once; everyone else's come from CloudTrail, which lists an
     event minutes after the call. Its history is read narrowly (events naming the role since the
-    upload), and it proves "no change since the upload" only once it shows a read of the role made
-    after the upload — the checker's own GetRole/ListRolePolicies of an earlier look are such reads.
+    upload). "No change since the upload" is believed only when this machine saw the role's current
+    permissions at a moment after the upload that CloudTrail has caught up with (it shows a read of
+    the role made later: the checker's own GetRole/ListRolePolicies … are such reads) — then no
+    change can hide in the part of the history not delivered yet.
     """
     here = ctx.memory.get(_change_key(role.name))
     if here is not None and not later_second(upload.last_modified, here[0]):
         when, what = here
         return OrderProof("fail", f"the role's last permission change ({what}, {when:%H:%M:%S} UTC)", when)
+    now = sightings.Sighting(datetime.now(UTC), sightings.fingerprint(role))
+    earlier = sightings.seen(ctx.account_id, role.name)
+    sightings.record(ctx.account_id, role.name, now)
     since = upload.last_modified.replace(microsecond=0) - timedelta(seconds=1)
     managed = [p.arn for p in role.attached if p.arn and p.source == "user-managed"]
     trail = role_trail_since(ctx.client("cloudtrail", region=iam_events_region(ctx.region)), role.name, since, managed)
@@ -212,16 +218,25 @@ def _order_proof(ctx: Context, role: RolePolicies, upload: Upload) -> OrderProof
         detail = f"the role's last permission change ({change.event} ({change.subject}), {change.time:%H:%M:%S} UTC)"
         return OrderProof("fail", detail, change.time)
     covered = trail.covered_until
-    if covered is None or not later_second(covered, upload.last_modified):
-        shown = f"up to {covered:%H:%M:%S} UTC" if covered else "no read of the role since then"
+    proof = [
+        s
+        for s in earlier
+        if s.fingerprint == now.fingerprint
+        and later_second(s.time, upload.last_modified)
+        and covered is not None
+        and later_second(covered, s.time)
+    ]
+    if not proof:
+        shown = f"up to {covered:%H:%M:%S} UTC" if covered else "no read of the role since the upload"
         return OrderProof(
             "pending",
-            f"CloudTrail has not yet delivered the role's events up to the upload ({shown}); "
-            "a permission change made after the upload could still appear",
+            f"CloudTrail has not yet delivered the role's events from after the upload up to a moment labrunner "
+            f"saw its current permissions ({shown}); a permission change made since could still appear",
         )
     return OrderProof(
         "ok",
-        f"no change to the role's permissions since (CloudTrail shows the role's events up to {covered:%H:%M:%S} UTC)",
+        f"no change to the role's permissions since (seen unchanged at {proof[-1].time:%H:%M:%S} UTC; CloudTrail "
+        f"shows the role's events up to {covered:%H:%M:%S} UTC)",
     )
 
 
