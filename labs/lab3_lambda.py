@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.errors import error_code
-from labrunner.aws.iam.changes import iam_events_region, last_permission_change
+from labrunner.aws.iam import sightings
+from labrunner.aws.iam.changes import iam_events_region, role_trail_since
 from labrunner.aws.iam.checks import (
     admin_checks,
     basic_execution_checks,
@@ -181,24 +182,62 @@ def _changed(ctx: Context, what: str, response: Mapping[str, Any]) -> None:
     ctx.memory[_change_key(ctx.workload().role)] = (when, what)
 
 
-def _last_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
-    """When the role's permissions last changed: CloudTrail, this run, else the role's creation."""
+@dataclass(frozen=True)
+class OrderProof:
+    """Was `upload` made with the role's current permissions? `status`: "ok", "fail" (a change came
+    after it; `change_at` says when) or "pending" (CloudTrail has not delivered events up to it yet)."""
+
+    status: str
+    detail: str
+    change_at: datetime | None = None
+
+
+def _order_proof(ctx: Context, role: RolePolicies, upload: Upload) -> OrderProof:
+    """Is the upload newer than every change to the role's permissions?
+
+    This run's own changes are known at once; everyone else's come from CloudTrail, which lists an
+    event minutes after the call. Its history is read narrowly (events naming the role since the
+    upload). "No change since the upload" is believed only when this machine saw the role's current
+    permissions at a moment after the upload that CloudTrail has caught up with (it shows a read of
+    the role made later: the checker's own GetRole/ListRolePolicies … are such reads) — then no
+    change can hide in the part of the history not delivered yet.
+    """
     here = ctx.memory.get(_change_key(role.name))
-    recorded = _last_recorded_change(ctx, role)
-    return max(recorded, here) if here is not None else recorded
-
-
-def _last_recorded_change(ctx: Context, role: RolePolicies) -> tuple[datetime, str]:
-    iam = ctx.client("iam")
-    created = iam.get_role(RoleName=role.name)["Role"]["CreateDate"]
-    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    if here is not None and not later_second(upload.last_modified, here[0]):
+        when, what = here
+        return OrderProof("fail", f"the role's last permission change ({what}, {when:%H:%M:%S} UTC)", when)
+    now = sightings.Sighting(datetime.now(UTC), sightings.fingerprint(role))
+    earlier = sightings.seen(ctx.account_id, role.name)
+    sightings.record(ctx.account_id, role.name, now)
+    since = upload.last_modified.replace(microsecond=0) - timedelta(seconds=1)
     managed = [p.arn for p in role.attached if p.arn and p.source == "user-managed"]
-    change = last_permission_change(
-        ctx.client("cloudtrail", region=iam_events_region(ctx.region)), role.name, managed, since=created
+    trail = role_trail_since(ctx.client("cloudtrail", region=iam_events_region(ctx.region)), role.name, since, managed)
+    after = [c for c in trail.changes if not later_second(upload.last_modified, c.time)]
+    if after:
+        change = after[0]
+        detail = f"the role's last permission change ({change.event} ({change.subject}), {change.time:%H:%M:%S} UTC)"
+        return OrderProof("fail", detail, change.time)
+    covered = trail.covered_until
+    proof = [
+        s
+        for s in earlier
+        if s.fingerprint == now.fingerprint
+        and later_second(s.time, upload.last_modified)
+        and covered is not None
+        and later_second(covered, s.time)
+    ]
+    if not proof:
+        shown = f"up to {covered:%H:%M:%S} UTC" if covered else "no read of the role since the upload"
+        return OrderProof(
+            "pending",
+            f"CloudTrail has not yet delivered the role's events from after the upload up to a moment labrunner "
+            f"saw its current permissions ({shown}); a permission change made since could still appear",
+        )
+    return OrderProof(
+        "ok",
+        f"no change to the role's permissions since (seen unchanged at {proof[-1].time:%H:%M:%S} UTC; CloudTrail "
+        f"shows the role's events up to {covered:%H:%M:%S} UTC)",
     )
-    if change is None:
-        return created, "the role was created"
-    return change.time, f"{change.event} ({change.subject})"
 
 
 def _pipeline_permissions(ctx: Context, role: RolePolicies, res: LabResources) -> Check:
@@ -324,7 +363,11 @@ class BasicExecution(Step):
         PutItemDynamoTables → Remove → Delete. Then Add permissions → Attach policies → search
         AWSLambdaBasicExecutionRole → select it → Add permissions.
     """
-    automation = "Deletes the inline policy PutItemDynamoTables and attaches AWSLambdaBasicExecutionRole."
+    automation = """
+        Attaches AWSLambdaBasicExecutionRole, writes the narrow inline policies DynamoDbPutItemOnly and
+        RetrieveSqsMessages (what the next two steps ask for) if the role has none of that name, and only
+        then deletes PutItemDynamoTables: the function never lacks a permission it uses meanwhile.
+    """
     hint = "Delete PutItemDynamoTables and attach AWSLambdaBasicExecutionRole to the function's role."
     poll = Poll(deadline_s=30, interval_s=2)
 
@@ -332,16 +375,27 @@ class BasicExecution(Step):
         role = _role(ctx)
         iam = ctx.client("iam")
         changed = False
-        if role.inline_named(LAB_WILDCARD_POLICY) is not None:
-            response = iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
-            ctx.note(f"deleted the inline policy {LAB_WILDCARD_POLICY}")
-            _changed(ctx, f"DeleteRolePolicy ({LAB_WILDCARD_POLICY}), this run", response)
-            changed = True
+        # What replaces the wildcard policy goes in first, so that the function never lacks a
+        # permission it uses: logs (basic execution), then the table and the queue (an SQS trigger
+        # whose role may not receive from the queue fails, and Lambda may disable it).
         arn = basic_execution_arn(ctx.region)
         if not any(p.arn == arn for p in role.attached):
             response = iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
             ctx.note("attached AWSLambdaBasicExecutionRole")
             _changed(ctx, "AttachRolePolicy (AWSLambdaBasicExecutionRole), this run", response)
+            changed = True
+        if role.inline_named(LAB_WILDCARD_POLICY) is not None:
+            res = _resources(ctx)
+            narrow = (
+                (LAB_DYNAMODB_POLICY, lab_dynamodb_policy(res.table_arn()), "dynamodb:PutItem on the table"),
+                (LAB_SQS_POLICY, lab_sqs_policy(res.queue_arn()), f"{', '.join(SQS_REQUIRED)} on the queue"),
+            )
+            for name, wanted, grants in narrow:
+                if role.inline_named(name) is None:  # a policy the student wrote is left to its own step
+                    changed |= _write_inline_policy(ctx, name, wanted, grants)
+            response = iam.delete_role_policy(RoleName=role.name, PolicyName=LAB_WILDCARD_POLICY)
+            ctx.note(f"deleted the inline policy {LAB_WILDCARD_POLICY} (after writing what replaces it)")
+            _changed(ctx, f"DeleteRolePolicy ({LAB_WILDCARD_POLICY}), this run", response)
             changed = True
         if not changed:
             ctx.note(f"{LAB_WILDCARD_POLICY} is gone and AWSLambdaBasicExecutionRole is attached")
@@ -446,12 +500,14 @@ class Pipeline(Step):
         got its final permissions, recorded in the table. Read-only, that is four observations:
         (1) IAM's simulator says the role may still do what the pipeline needs (PutItem on the
         table, the three SQS actions); (2) its DynamoDB and SQS permissions are least privilege now;
-        (3) the newest object in the upload bucket has its item in the table; (4) that upload is
-        newer than the last change to the role's permissions, as CloudTrail's event history records
-        it (PutRolePolicy, DeleteRolePolicy, Attach/DetachRolePolicy…; IAM events are kept in
-        us-east-1) — so the record was written under the current permissions, not under the
-        wildcard policy. CloudTrail lists an event within minutes: right after a change, an older
-        upload may briefly still look newer.
+        (3) the newest object in the upload bucket has its item in the table; (4) no change to the
+        role's permissions (PutRolePolicy, DeleteRolePolicy, Attach/DetachRolePolicy…) came after that
+        upload, as CloudTrail's event history records it (IAM events are kept in us-east-1) — so the
+        record was written under the current permissions, not under the wildcard policy. The history
+        is read narrowly: the events naming the role since the upload. CloudTrail lists an event
+        minutes after the call (typically about 5), so "no change since the upload" is believed only
+        once the history shows a read of the role made after the upload (the checker's own reads of an
+        earlier check are such reads); until then the step is pending, never passed.
     """
     console = """
         After changing the role: S3 → the upload bucket → Upload → a file from sample_s3_files/ →
@@ -470,11 +526,20 @@ class Pipeline(Step):
     def apply(self, ctx: Context) -> bool:
         workload = ctx.workload()
         role = _role(ctx)
-        changed_at, _what = _last_change(ctx, role)
-        if _recorded_upload_after(ctx, changed_at) is not None:
-            ctx.note("an upload made after the role's last permission change is already recorded")
-            return False
-        key = upload_after(ctx.client("s3"), workload.bucket, paths.sample_files_dir() / PIPELINE_FILE, changed_at)
+        s3 = ctx.client("s3")
+        newest = newest_uploads(s3, workload.bucket, limit=1)
+        after = datetime.min.replace(tzinfo=UTC)
+        if newest and not record_problems(
+            item_for(ctx.client("dynamodb"), workload.table, newest[0].key), workload.bucket, newest[0]
+        ):
+            proof = _order_proof(ctx, role, newest[0])
+            if proof.status != "fail":
+                ctx.note(f"{newest[0].key!r} is recorded; {proof.detail}")
+                return False
+            after = proof.change_at or after
+        here = ctx.memory.get(_change_key(role.name))
+        after = max(after, here[0]) if here else after
+        key = upload_after(s3, workload.bucket, paths.sample_files_dir() / PIPELINE_FILE, after)
         ctx.note(f"uploaded {key!r} to s3://{workload.bucket}")
         return True
 
@@ -502,19 +567,21 @@ class Pipeline(Step):
         yield recorded
         if not recorded.passed:
             return
-        changed_at, what = _last_change(ctx, role)
         newest = newest_uploads(ctx.client("s3"), workload.bucket, limit=1)[0]
-        if later_second(newest.last_modified, changed_at):
-            yield Check.ok(
+        proof = _order_proof(ctx, role, newest)
+        uploaded = f"{newest.key!r} ({newest.last_modified:%H:%M:%S} UTC)"
+        if proof.status == "ok":
+            yield Check.ok("uploaded with the current permissions", f"{uploaded} was uploaded; {proof.detail}")
+        elif proof.status == "pending":
+            yield Check.waiting(
                 "uploaded with the current permissions",
-                f"{newest.key!r} was uploaded {newest.last_modified:%H:%M:%S} UTC, after the role's last "
-                f"permission change ({what}, {changed_at:%H:%M:%S} UTC)",
+                f"{uploaded} is recorded, but {proof.detail}",
+                "CloudTrail delivers events within minutes (typically about 5): check again in a few minutes.",
             )
         else:
             yield Check.fail(
                 "uploaded with the current permissions",
-                f"the newest upload {newest.key!r} ({newest.last_modified:%H:%M:%S} UTC) predates the role's last "
-                f"permission change ({what}, {changed_at:%H:%M:%S} UTC): it was recorded under older permissions",
+                f"the newest upload {uploaded} predates {proof.detail}: it was recorded under older permissions",
                 f"Upload a file to s3://{workload.bucket} now and check that its item appears in {workload.table}.",
             )
 

@@ -12,7 +12,14 @@ from labrunner.aws.cfn import (
     stack_status,
     wait_for_stack,
 )
-from labrunner.aws.pipeline import item_for, newest_uploads, pipeline_check, record_problems, upload_file
+from labrunner.aws.pipeline import (
+    item_for,
+    newest_uploads,
+    pipeline_check,
+    record_problems,
+    trigger_starting,
+    upload_file,
+)
 from labrunner.context import Context
 from labrunner.model import Check
 from labrunner.step import Lab, Poll, Step
@@ -205,7 +212,18 @@ class Pipeline(Step):
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         workload = ctx.workload()
-        yield pipeline_check(ctx.client("s3"), ctx.client("dynamodb"), workload, name="upload recorded")
+        recorded = pipeline_check(ctx.client("s3"), ctx.client("dynamodb"), workload, name="upload recorded")
+        state = None if recorded.passed else trigger_starting(ctx.client("lambda"), workload.function)
+        if state is not None:
+            # A new trigger takes a while (up to minutes) to start polling the queue: not a failure.
+            yield Check.waiting(
+                "upload recorded",
+                f"{recorded.detail}; the queue's trigger of {workload.function} is still starting "
+                f"(its state is {state}), the upload waits in the queue",
+                "Wait a minute and check again: Lambda starts reading the queue once the trigger is Enabled.",
+            )
+            return
+        yield recorded
 
 
 LAB = Lab(

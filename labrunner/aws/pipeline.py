@@ -113,6 +113,20 @@ def pipeline_check(s3: Any, dynamodb: Any, workload: Workload, *, name: str, sin
     )
 
 
+# Lambda's states of a mapping on its way to polling ("it may take several minutes to start polling").
+STARTING_STATES = ("Creating", "Enabling", "Updating")
+
+
+def trigger_starting(lambda_client: Any, function: str) -> str | None:
+    """The state of the function's queue trigger when it is still on its way to polling, else None."""
+    pages = lambda_client.get_paginator("list_event_source_mappings").paginate(FunctionName=function)
+    for page in pages:
+        for mapping in page.get("EventSourceMappings", []):
+            if ":sqs:" in str(mapping.get("EventSourceArn", "")) and mapping.get("State") in STARTING_STATES:
+                return str(mapping["State"])
+    return None
+
+
 def upload_file(s3: Any, bucket: str, path: Path, key: str | None = None) -> str:
     key = key or path.name
     s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/plain")

@@ -302,7 +302,11 @@ def test_solve_lab3_end_to_end_then_idempotent(deployed: Context) -> None:
     assert statuses(first) == dict.fromkeys(ALL_STEPS, PASS), [
         (s.id, [c for c in s.checks if not c.passed], s.trace[-1500:]) for s in first.steps if s.status is not PASS
     ]
-    assert all(s.changed for s in first.steps)
+    # basic-execution writes the narrow policies before it deletes the wide one (the role never lacks
+    # a permission the pipeline uses), so the two least-privilege steps find them already there.
+    unchanged = {"lab3.dynamodb-least-privilege", "lab3.sqs-least-privilege"}
+    assert [s.id for s in first.steps if not s.changed] == sorted(unchanged), first
+    assert all("already allows only" in " ".join(s.notes) for s in first.steps if s.id in unchanged)
     demo = step(first, "lab3.access-denied")
     denial = demo.data["access_denied"]
     # The denial came from the handler running under the narrowed role, in AWS's words.

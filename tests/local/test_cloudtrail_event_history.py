@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from labrunner.aws.session import CLIENT_CONFIG
+from labrunner.local import faults
 from labrunner.local.lifecycle import Endpoint
 
 TRUST = json.dumps(
@@ -26,7 +35,8 @@ POLICY = json.dumps(
 
 
 def _client(session: boto3.Session, server: Endpoint, service: str, region: str = "us-east-1") -> Any:
-    return session.client(service, endpoint_url=server.url, region_name=region)
+    """A client that retries as labrunner's do (LookupEvents allows two requests a second)."""
+    return session.client(service, endpoint_url=server.url, region_name=region, config=CLIENT_CONFIG)
 
 
 def _events(cloudtrail: Any, **params: Any) -> list[dict[str, Any]]:
@@ -36,17 +46,19 @@ def _events(cloudtrail: Any, **params: Any) -> list[dict[str, Any]]:
     return events
 
 
-def test_iam_writes_are_recorded_newest_first(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+def test_iam_calls_are_recorded_newest_first(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
     iam = _client(admin_session, fresh_server, "iam")
     cloudtrail = _client(admin_session, fresh_server, "cloudtrail")
     iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=TRUST)
     iam.put_role_policy(RoleName="fn-role", PolicyName="Receive", PolicyDocument=POLICY)
-    iam.get_role(RoleName="fn-role")  # a read: not recorded
+    iam.get_role(RoleName="fn-role")  # a read: recorded too, ReadOnly=true
     iam.delete_role_policy(RoleName="fn-role", PolicyName="Receive")
 
     events = _events(cloudtrail, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": "fn-role"}])
-    assert [e["EventName"] for e in events] == ["DeleteRolePolicy", "PutRolePolicy", "CreateRole"]
-    record = json.loads(events[1]["CloudTrailEvent"])
+    assert [e["EventName"] for e in events] == ["DeleteRolePolicy", "GetRole", "PutRolePolicy", "CreateRole"]
+    assert [e["ReadOnly"] for e in events] == ["false", "true", "false", "false"]
+    assert json.loads(events[1]["CloudTrailEvent"])["readOnly"] is True
+    record = json.loads(events[2]["CloudTrailEvent"])
     assert record["eventSource"] == "iam.amazonaws.com"
     assert record["requestParameters"]["roleName"] == "fn-role"
     assert record["requestParameters"]["policyName"] == "Receive"
@@ -135,3 +147,95 @@ def test_role_changes_made_by_a_stack_update_are_recorded(fresh_server: Endpoint
     assert "sqs:DeleteMessage" in put["requestParameters"]["policyDocument"]
     detach = json.loads(next(e for e in new if e["EventName"] == "DetachRolePolicy")["CloudTrailEvent"])
     assert detach["requestParameters"]["policyArn"] == basic
+
+
+def test_read_events_of_iam_and_lambda_are_recorded(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+    """The Event history holds read-only management events too (filter: ReadOnly=true); Lambda's are
+    kept in the function's region; Invoke is a data event and is not there."""
+    iam = _client(admin_session, fresh_server, "iam")
+    iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=TRUST)
+    iam.list_role_policies(RoleName="fn-role")
+    iam.list_attached_role_policies(RoleName="fn-role")
+    cloudtrail = _client(admin_session, fresh_server, "cloudtrail")
+    reads = _events(cloudtrail, LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "true"}])
+    assert {e["EventName"] for e in reads} >= {"ListRolePolicies", "ListAttachedRolePolicies"}
+    assert all(e["ReadOnly"] == "true" for e in reads)
+    writes = _events(cloudtrail, LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "false"}])
+    assert [e["EventName"] for e in writes] == ["CreateRole"]
+
+    region = "eu-west-1"
+    lam = _client(admin_session, fresh_server, "lambda", region)
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName="no-such-function")
+    lam.list_event_source_mappings(FunctionName="no-such-function")
+    regional = _client(admin_session, fresh_server, "cloudtrail", region)
+    source = [{"AttributeKey": "EventSource", "AttributeValue": "lambda.amazonaws.com"}]
+    events = _events(regional, LookupAttributes=source)
+    assert {e["EventName"] for e in events} >= {"GetFunction", "ListEventSourceMappings"}
+    failed = next(e for e in events if e["EventName"] == "GetFunction")
+    assert json.loads(failed["CloudTrailEvent"])["errorCode"] == "ResourceNotFoundException"
+    assert failed["ReadOnly"] == "true"
+    assert _events(cloudtrail, LookupAttributes=source) == []  # not in us-east-1
+
+
+def test_max_results_above_fifty_is_refused(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+    cloudtrail = _client(admin_session, fresh_server, "cloudtrail")
+    with pytest.raises(ClientError) as info:
+        cloudtrail.lookup_events(MaxResults=51)
+    assert info.value.response["Error"]["Code"] == "InvalidMaxResultsException"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    aws = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": fresh_server.url,
+        "AWS_ACCESS_KEY_ID": admin_session.get_credentials().access_key,
+        "AWS_SECRET_ACCESS_KEY": admin_session.get_credentials().secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [aws, "cloudtrail", "lookup-events", "--max-results", "100", "--no-paginate"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "InvalidMaxResultsException" in done.stderr
+
+
+def test_events_show_only_after_the_delivery_delay(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+    faults.configure(fresh_server.url, cloudtrail_delay_s=2)
+    iam = _client(admin_session, fresh_server, "iam")
+    cloudtrail = _client(admin_session, fresh_server, "cloudtrail")
+    iam.create_role(RoleName="late-role", AssumeRolePolicyDocument=TRUST)
+    by_role = [{"AttributeKey": "ResourceName", "AttributeValue": "late-role"}]
+    assert _events(cloudtrail, LookupAttributes=by_role) == []
+    time.sleep(2.2)
+    (event,) = _events(cloudtrail, LookupAttributes=by_role)
+    # eventTime is the call's time, not the delivery's.
+    assert datetime.now(UTC) - event["EventTime"] >= timedelta(seconds=2)
+
+
+def test_lookups_are_limited_to_two_a_second(fresh_server: Endpoint, admin_session: boto3.Session) -> None:
+    no_retries = Config(retries={"mode": "standard", "max_attempts": 1})
+    cloudtrail = admin_session.client(
+        "cloudtrail", endpoint_url=fresh_server.url, region_name="us-east-1", config=no_retries
+    )
+    other_region = admin_session.client(
+        "cloudtrail", endpoint_url=fresh_server.url, region_name="eu-west-1", config=no_retries
+    )
+    time.sleep(1.1)  # a clean second for this account
+    cloudtrail.lookup_events(MaxResults=1)
+    cloudtrail.lookup_events(MaxResults=1)
+    other_region.lookup_events(MaxResults=1)  # another region has its own limit
+    with pytest.raises(ClientError) as info:
+        cloudtrail.lookup_events(MaxResults=1)
+    assert info.value.response["Error"]["Code"] == "ThrottlingException"
+    time.sleep(1.1)
+    cloudtrail.lookup_events(MaxResults=1)  # the next second is fine
+    # botocore retries throttling: a client with retries gets through a burst.
+    retrying = _client(admin_session, fresh_server, "cloudtrail")
+    for _ in range(6):
+        retrying.lookup_events(MaxResults=1)
+    assert faults.status(fresh_server.url)["counters"]["cloudtrail_lookups_throttled"] >= 1

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from labrunner.aws.session import CLIENT_CONFIG
 from labrunner.local.lifecycle import Endpoint
 from tests.helpers import admin_boto3
 
@@ -228,7 +229,9 @@ def _lambda(lam: Any) -> dict[str, Any]:
 
 
 def _cloudtrail(trail: Any) -> list[Any]:
-    events = _pages(trail, "lookup_events", "Events")
+    """The write events (reads are recorded too, and every check and snapshot makes some)."""
+    writes = [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}]
+    events = _pages(trail, "lookup_events", "Events", LookupAttributes=writes)
     return sorted((e["EventId"], e["EventName"]) for e in events)
 
 
@@ -242,7 +245,7 @@ def account_state(endpoint: Endpoint, session: boto3.Session | None = None) -> d
     def client(service: str) -> Any:
         key = (session, endpoint.url, service)
         if key not in _CLIENTS:  # made once: a state is read many times per test
-            _CLIENTS[key] = session.client(service, endpoint_url=endpoint.url)
+            _CLIENTS[key] = session.client(service, endpoint_url=endpoint.url, config=CLIENT_CONFIG)
         return _CLIENTS[key]
 
     return {

@@ -153,6 +153,7 @@ def test_settings_come_from_the_environment_and_reset_restores_them(monkeypatch:
             "bucket_name_hold_s": 60,
             "credential_ttl_s": 0,
             "latency_ms": 0,
+            "lambda_esm_startup_s": 0,
         }
         assert answer["env_vars"]["iam_delay_s"] == "LABRUNNER_FAULT_IAM_DELAY_S"
         faults.configure(endpoint.url, throttle_rate=0, iam_delay_s=0, access_log_delay_s=0)

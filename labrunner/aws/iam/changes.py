@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from labrunner.aws.stack import partition
@@ -38,39 +38,75 @@ class RoleChange:
     subject: str  # the policy it was about
 
 
-def last_permission_change(
-    cloudtrail: Any, role_name: str, policy_arns: Sequence[str] = (), since: datetime | None = None
-) -> RoleChange | None:
-    """The newest successful IAM call that changed the role's permissions, from CloudTrail (a read)."""
-    params: dict[str, Any] = {
-        "LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": "iam.amazonaws.com"}],
+@dataclass(frozen=True)
+class TrailSince:
+    """What CloudTrail's event history shows about a role since a moment.
+
+    `changes`: the successful calls that changed the role's permissions, newest first.
+    `covered_until`: the newest read of the role the history shows (the checker's own GetRole,
+    ListRolePolicies … are reads of it): CloudTrail has delivered events up to about then. AWS
+    delivers events minutes late, so a change not yet in `changes` may still have happened, unless
+    `covered_until` is later than it.
+    """
+
+    changes: tuple[RoleChange, ...]
+    covered_until: datetime | None
+
+
+def _time(event: Mapping[str, Any]) -> datetime:
+    when: datetime = event["EventTime"]
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _events(cloudtrail: Any, resource: str, since: datetime) -> Iterator[dict[str, Any]]:
+    """Events that name `resource` since `since`, newest first: one narrow lookup (by ResourceName,
+    from `since`), never the account's whole history."""
+    params = {
+        "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": resource}],
+        "StartTime": since,
+        "EndTime": datetime.now(UTC) + timedelta(minutes=1),
     }
-    if since is not None:
-        params["StartTime"] = since
-        params["EndTime"] = datetime.now(UTC)
     for page in cloudtrail.get_paginator("lookup_events").paginate(**params):
-        for event in page.get("Events", []):  # newest first
-            name = event.get("EventName", "")
-            if name not in ROLE_PERMISSION_EVENTS and name not in POLICY_VERSION_EVENTS:
-                continue
-            try:
-                record = json.loads(event.get("CloudTrailEvent") or "{}")
-            except ValueError:
-                continue
-            if record.get("errorCode"):
-                continue  # refused calls changed nothing
-            request = record.get("requestParameters") or {}
-            ours = (
-                request.get("roleName") == role_name
-                if name in ROLE_PERMISSION_EVENTS
-                else request.get("policyArn") in policy_arns
-            )
-            if not ours:
-                continue
-            when = event["EventTime"]
-            when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            subject = str(
-                request.get("policyName") or request.get("policyArn") or request.get("permissionsBoundary") or ""
-            )
-            return RoleChange(time=when, event=name, subject=subject.rsplit("/", 1)[-1])
-    return None
+        yield from page.get("Events", [])
+
+
+def _change(event: Mapping[str, Any], role_name: str, policy_arns: Sequence[str]) -> RoleChange | None:
+    name = event.get("EventName", "")
+    if name not in ROLE_PERMISSION_EVENTS and name not in POLICY_VERSION_EVENTS:
+        return None
+    try:
+        record = json.loads(event.get("CloudTrailEvent") or "{}")
+    except ValueError:
+        return None
+    if record.get("errorCode"):
+        return None  # refused calls changed nothing
+    request = record.get("requestParameters") or {}
+    ours = (
+        request.get("roleName") == role_name
+        if name in ROLE_PERMISSION_EVENTS
+        else request.get("policyArn") in policy_arns
+    )
+    if not ours:
+        return None
+    subject = str(request.get("policyName") or request.get("policyArn") or request.get("permissionsBoundary") or "")
+    return RoleChange(time=_time(event), event=name, subject=subject.rsplit("/", 1)[-1])
+
+
+def role_trail_since(cloudtrail: Any, role_name: str, since: datetime, policy_arns: Sequence[str] = ()) -> TrailSince:
+    """The role's permission changes since `since` and how far the history has caught up (reads).
+
+    One lookup by the role's name (plus one per customer managed policy it has), from `since` on:
+    the number of requests depends on what happened since then, not on the account's history.
+    """
+    changes: list[RoleChange] = []
+    covered: datetime | None = None
+    for event in _events(cloudtrail, role_name, since):
+        if event.get("ReadOnly") == "true":
+            covered = max(covered, _time(event)) if covered else _time(event)
+        change = _change(event, role_name, policy_arns)
+        if change is not None:
+            changes.append(change)
+    for arn in policy_arns:
+        changes += [c for e in _events(cloudtrail, arn, since) if (c := _change(e, role_name, policy_arns))]
+    changes.sort(key=lambda c: c.time, reverse=True)
+    return TrailSince(changes=tuple(changes), covered_until=covered)

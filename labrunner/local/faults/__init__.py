@@ -30,6 +30,8 @@ to the environment's value on POST /_labrunner/reset.
 - `credential_ttl_s` (LABRUNNER_FAULT_CREDENTIAL_TTL_S): caps the lifetime of every temporary
   credential (0: as asked).
 - `latency_ms` (LABRUNNER_FAULT_LATENCY_MS): every AWS request is answered N ms later (a round trip).
+- `lambda_esm_startup_s` (LABRUNNER_FAULT_LAMBDA_ESM_STARTUP_S): a new SQS event source mapping is
+  `Creating` and polls nothing for N s (fidelity/sqs_event_source.py).
 
 The evaluation and access-log delays are owned by their fidelity modules (labrunner/local/delays.py);
 the admin endpoint shows and sets them together with the rest.
@@ -51,6 +53,10 @@ variable still wins over the profile. The AWS-like values and where they come fr
   some time before the name can be reused").
 - STS: AssumeRole credentials last DurationSeconds, default 3600 (STS API Reference, AssumeRole).
 - Latency: a round trip from a laptop to a region, tens of milliseconds.
+- Lambda event source mappings: "During event source mapping creation, it may take several minutes to
+  start polling events" (Lambda Developer Guide, "Polling and stream starting positions"); a mapping's
+  State is one of Creating, Enabling, Enabled, Disabling, Disabled, Updating, Deleting (API Reference,
+  EventSourceMappingConfiguration). The profile uses a minute.
 """
 
 from __future__ import annotations
@@ -106,6 +112,7 @@ CLOUDTRAIL_DELAY = Setting("cloudtrail_delay_s", "LABRUNNER_FAULT_CLOUDTRAIL_DEL
 BUCKET_NAME_HOLD = Setting("bucket_name_hold_s", "LABRUNNER_FAULT_BUCKET_NAME_HOLD_S", default=60.0, timing=True)
 CREDENTIAL_TTL = Setting("credential_ttl_s", "LABRUNNER_FAULT_CREDENTIAL_TTL_S", timing=True)
 LATENCY_MS = Setting("latency_ms", "LABRUNNER_FAULT_LATENCY_MS", timing=True)
+ESM_STARTUP = Setting("lambda_esm_startup_s", "LABRUNNER_FAULT_LAMBDA_ESM_STARTUP_S", timing=True)
 SETTINGS = (
     THROTTLE_RATE,
     THROTTLE_SEED,
@@ -117,6 +124,7 @@ SETTINGS = (
     BUCKET_NAME_HOLD,
     CREDENTIAL_TTL,
     LATENCY_MS,
+    ESM_STARTUP,
 )
 # Not a fault, and read by the client (labrunner/local/lifecycle.py), not the server: how long a command
 # waits for a server that accepts connections to answer its health check before calling it hung. A

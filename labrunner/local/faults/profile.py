@@ -26,6 +26,7 @@ AWS_TIMINGS: dict[str, float] = {
     "bucket_name_hold_s": 3600.0,
     "credential_ttl_s": 3600.0,
     "latency_ms": 50.0,
+    "lambda_esm_startup_s": 60.0,
 }
 
 

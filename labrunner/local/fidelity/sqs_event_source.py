@@ -10,6 +10,13 @@ success (or all but the reported `batchItemFailures`). Failed messages return af
 visibility timeout; moto's receive applies the redrive policy. The poller acts with the
 function's execution role: without sqs:ReceiveMessage / GetQueueAttributes / DeleteMessage on the
 queue it delivers nothing, and the mapping's LastProcessingResult says so.
+
+A new mapping starts polling only `lambda_esm_startup_s` (faults knob) after CreateEventSourceMapping,
+and meanwhile its State is `Creating`: "During event source mapping creation, it may take several
+minutes to start polling events" (Lambda Developer Guide, "Polling and stream starting positions",
+https://docs.aws.amazon.com/lambda/latest/dg/msk-starting-positions.html); State is one of Creating,
+Enabling, Enabled, Disabling, Disabled, Updating, Deleting (Lambda API Reference,
+EventSourceMappingConfiguration).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from labrunner.local.faults import ESM_STARTUP, FAULTS
 from labrunner.local.hooks import ServerHooks
 from labrunner.local.lambda_runtime import FunctionSpec, RuntimeStopped, get_runtime
 from labrunner.local.lambda_runtime.permissions import role_allows
@@ -138,6 +146,9 @@ class MappingPoller:
             esm = self._mapping()
             if esm is None:  # deleted (or every account was reset)
                 return
+            if _starting(esm):  # Lambda has not begun polling a new mapping yet
+                self._stop.wait(min(IDLE_WAIT_S, max(0.05, _startup_left(esm))))
+                continue
             try:
                 back_off = self._poll_once(esm)
             except RuntimeStopped:
@@ -285,6 +296,14 @@ def _add_message_without_invoking(self: Any, message: Any) -> None:
         self._messages_lock.notify_all()
 
 
+def _startup_left(esm: Any) -> float:
+    return float(getattr(esm, "polling_from", 0.0)) - time.time()
+
+
+def _starting(esm: Any) -> bool:
+    return bool(esm.enabled) and _startup_left(esm) > 0
+
+
 def install(hooks: ServerHooks) -> None:
     from moto.awslambda.models import EventSourceMapping, LambdaBackend
     from moto.sqs.models import Queue
@@ -298,6 +317,7 @@ def install(hooks: ServerHooks) -> None:
         esm = original_create(self, spec)
         if esm.event_source_arn.split(":")[2] == "sqs":
             setattr(esm, "last_processing_result", NO_RECORDS)  # noqa: B010 (an attribute of ours)
+            setattr(esm, "polling_from", time.time() + FAULTS.value(ESM_STARTUP))  # noqa: B010
             registry.watch(MappingRef(self.account_id, self.region_name, esm.uuid))
         return esm
 
@@ -309,6 +329,8 @@ def install(hooks: ServerHooks) -> None:
         configuration: dict[str, Any] = original_configuration(self)
         configuration["LastProcessingResult"] = getattr(self, "last_processing_result", NO_RECORDS)
         configuration["StateTransitionReason"] = "User action"
+        if _starting(self):
+            configuration["State"] = "Creating"
         return configuration
 
     setattr(EventSourceMapping, "get_configuration", get_configuration)  # noqa: B010
