@@ -27,6 +27,8 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 from botocore.loaders import Loader
 
@@ -299,6 +301,9 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         if is_credentials_error(exc):
             raise TargetError(f"the AWS credentials were refused ({error_code(exc)}); refresh or replace them") from exc
         raise TargetError(f"cannot identify the caller: {error_code(exc)}") from exc
+    except (SSOError, TokenRetrievalError) as exc:  # an SSO profile without a valid login
+        login = f"aws sso login --profile {spec.profile}" if spec.profile else "aws sso login"
+        raise TargetError(f"no valid AWS SSO login ({exc}): run `{login}`") from exc
     except BotoCoreError as exc:
         raise TargetError(f"cannot use the AWS target: {exc}") from exc
     identity = Identity(account=str(who["Account"]), arn=str(who["Arn"]))
