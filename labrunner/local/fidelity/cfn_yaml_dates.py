@@ -26,4 +26,4 @@ def install(hooks: ServerHooks) -> None:
 
     from labrunner.aws.cfn import TIMESTAMP_TAG, timestamp_as_written
 
-    yaml.add_constructor(TIMESTAMP_TAG, timestamp_as_written, Loader=yaml.Loader)
+    yaml.add_constructor(TIMESTAMP_TAG, timestamp_as_written, Loader=yaml.Loader)  # type: ignore[arg-type]
