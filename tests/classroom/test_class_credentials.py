@@ -45,7 +45,7 @@ def test_a_class_solve_longer_than_the_credentials_lifetime_succeeds(
             "lab2.logs-delivered": "pass",
         }, student["report"]["steps"]
         worked = sum(s["duration_s"] for s in student["report"]["steps"])
-        assert worked > 2 * TTL_S, f"{worked:.0f} s of work must outlast the credentials ({TTL_S} s) to prove anything"
+        assert worked > TTL_S, f"{worked:.0f} s of work must outlast the credentials ({TTL_S} s) to prove anything"
     assert result.code == 0, result.err
 
 
