@@ -43,7 +43,16 @@ def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
     return {name: value}
 
 
+# CloudFormation keeps YAML 1.1 dates (`Version: 2012-10-17`) as the strings written, never as dates.
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+def timestamp_as_written(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
 TemplateLoader.add_multi_constructor("!", _cfn_tag)
+TemplateLoader.add_constructor(TIMESTAMP_TAG, timestamp_as_written)
 
 # The same loader on libyaml's parser when PyYAML has it: ten times faster, same result.
 _fast_loader: type[Any] | None = None
@@ -53,6 +62,7 @@ if getattr(yaml, "__with_libyaml__", False):
         pass
 
     _FastTemplateLoader.add_multi_constructor("!", _cfn_tag)
+    _FastTemplateLoader.add_constructor(TIMESTAMP_TAG, timestamp_as_written)
     _fast_loader = _FastTemplateLoader
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -10,6 +11,13 @@ from typing import Any, Literal
 
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -19,6 +27,8 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 from botocore.loaders import Loader
 
@@ -84,6 +94,7 @@ class Session:
         aws_session_token: str | None = None,
         region_name: str | None = None,
         profile_name: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         core = botocore.session.Session(profile=profile_name)
         core.register_component("data_loader", shared_loader())
@@ -92,6 +103,9 @@ class Session:
             core.get_scoped_config()  # raises ProfileNotFound now, as Session does
         if aws_access_key_id or aws_secret_access_key or aws_session_token:
             core.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+        elif credentials is not None:
+            # botocore's public way to give a session a credentials object: a resolver of one provider
+            core.register_component("credential_provider", CredentialResolver([_GivenCredentials(credentials)]))
         if region_name:
             core.set_config_variable("region", region_name)
         self._core = core
@@ -108,6 +122,23 @@ class Session:
         self, service: str, *, region_name: str | None = None, endpoint_url: str | None = None, config: Any = None
     ) -> Any:
         return self._core.create_client(service, region_name=region_name, endpoint_url=endpoint_url, config=config)
+
+    def client_with_credentials(self, service: str, **kwargs: Any) -> Any:
+        """A client with explicit keys (botocore's credential fetchers create their STS client so)."""
+        return self._core.create_client(service, **kwargs)
+
+
+class _GivenCredentials(CredentialProvider):  # type: ignore[misc]
+    """A credential provider that hands out one credentials object (e.g. refreshable ones)."""
+
+    METHOD = "labrunner-assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
 
 
 def new_session(**kwargs: Any) -> Session:
@@ -204,17 +235,27 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Ses
 
 
 def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: str) -> Session:
-    sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=PREFLIGHT_CONFIG)
+    """A session on `role_arn`, assumed from `session`'s credentials, whose credentials refresh.
+
+    STS credentials expire (AssumeRole's DurationSeconds, default 3600 s) and a class solve can
+    outlast them: botocore's AssumeRoleCredentialFetcher + DeferredRefreshableCredentials (what
+    botocore itself uses for a profile's role_arn) assume the role again before they run out.
+    """
+    source = session.get_credentials()
+    if source is None:
+        raise NoCredentialsError()
+    create_client = functools.partial(
+        session.client_with_credentials, region_name=region, endpoint_url=endpoint_url, config=PREFLIGHT_CONFIG
+    )
+    fetcher = AssumeRoleCredentialFetcher(
+        create_client, source, role_arn, extra_args={"RoleSessionName": f"labrunner-{__version__}"}
+    )
     try:
-        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"labrunner-{__version__}")["Credentials"]
+        fetcher.fetch_credentials()  # now, so that a role we may not assume is named as such
     except ClientError as exc:
         raise TargetError(f"cannot assume {role_arn}: {error_code(exc)}") from exc
-    return new_session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
+    refreshing = DeferredRefreshableCredentials(fetcher.fetch_credentials, method="assume-role")
+    return new_session(credentials=refreshing, region_name=region)
 
 
 def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: None) -> OpenTarget:
@@ -266,6 +307,9 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         if is_credentials_error(exc):
             raise TargetError(f"the AWS credentials were refused ({error_code(exc)}); refresh or replace them") from exc
         raise TargetError(f"cannot identify the caller: {error_code(exc)}") from exc
+    except (SSOError, TokenRetrievalError) as exc:  # an SSO profile without a valid login
+        login = f"aws sso login --profile {spec.profile}" if spec.profile else "aws sso login"
+        raise TargetError(f"no valid AWS SSO login ({exc}): run `{login}`") from exc
     except BotoCoreError as exc:
         raise TargetError(f"cannot use the AWS target: {exc}") from exc
     identity = Identity(account=str(who["Account"]), arn=str(who["Arn"]))

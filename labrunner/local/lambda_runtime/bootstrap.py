@@ -288,6 +288,8 @@ def serve(channel: ControlChannel, capture: DescriptorCapture) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         request_id = request["request_id"]
+        # Renewed role credentials: the SDK re-reads them (AWS_CREDENTIAL_EXPIRATION is set).
+        os.environ.update(request.get("credentials") or {})
         RequestIdFilter.request_id = request_id
         result: dict[str, Any] = {"op": "result", "request_id": request_id}
         if first:

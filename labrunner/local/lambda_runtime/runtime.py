@@ -132,8 +132,8 @@ class LambdaRuntime:
         return worker
 
     def _usable(self, worker: Worker) -> bool:
-        # Role credentials last an hour: a worker near expiry is replaced by a fresh one.
-        return worker.alive and worker.credentials.expires_at - time.time() > 300
+        # A worker near the end of its role session gets new credentials before it invokes (worker.py).
+        return worker.alive
 
     def _release(self, worker: Worker) -> None:
         with self._cond:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from labrunner.local.faults import lambda_cold_start
-from labrunner.local.lambda_runtime.credentials import RoleCredentials
+from labrunner.local.lambda_runtime.credentials import RoleCredentials, assume_execution_role
 from labrunner.local.lambda_runtime.logs import FunctionLog, LogEvent
 from labrunner.local.lambda_runtime.spec import FunctionSpec
 
@@ -150,9 +150,7 @@ class Worker:
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log.stream_name,
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
-                "AWS_ACCESS_KEY_ID": creds.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-                "AWS_SESSION_TOKEN": creds.session_token,
+                **creds.environment(),
                 # Every AWS call of the function goes to the local AWS, never anywhere else.
                 "AWS_ENDPOINT_URL": endpoint_url,
                 "AWS_CONFIG_FILE": os.devnull,
@@ -217,6 +215,9 @@ class Worker:
             "deadline_ms": now_ms() + int(spec.timeout_s * 1000),
             "invoked_function_arn": invoked_arn or spec.arn,
         }
+        if self.credentials.due():  # a warm worker's role session nears its end: a new one, as Lambda does
+            self.credentials = assume_execution_role(spec)
+            request["credentials"] = self.credentials.environment()
         start_event = LogEvent(now_ms(), f"START RequestId: {request_id} Version: $LATEST")
         with self._state_lock:
             self._invoking = True
