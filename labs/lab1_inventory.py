@@ -123,10 +123,9 @@ class AssetInventory(Step):
             where = "the stack" if asset.type == STACK_TYPE else "outside the stack"
             yield Check.ok(f"{where}: {asset.type} {asset.physical_id}", _present_detail(asset))
         for finding in inventory.findings:
-            ctx.note(f"finding ({finding.resource}): {finding.summary} — {finding.fixed_in} fixes it")
+            ctx.note(f"finding ({finding.resource}): {finding.summary} — {finding.fix}")
             yield Check.ok(
-                f"finding: {finding.resource}",
-                f"FINDING (not graded here; {finding.fixed_in} fixes it): {finding.summary}",
+                f"finding: {finding.resource}", f"FINDING (not graded here; {finding.fix}): {finding.summary}"
             )
 
     def _template_checks(self, inventory: Inventory) -> Iterable[Check]:

@@ -128,7 +128,7 @@ LAB_TEXT_WILDCARD = "arn:aws:dynamodb:us-east-1:123456789012:table/immersion-Obj
 
 
 @pytest.mark.parametrize(
-    ("resource", "existing", "expected", "needle"),
+    "case",
     [
         # The lab text's policy: passes, with a note that the exact ARN is tighter.
         (LAB_TEXT_WILDCARD, ["immersion-ObjectMetadataTable-1KX6ZQ0RVPFZM", "orders"], "pass", "exact ARN"),
@@ -144,13 +144,9 @@ LAB_TEXT_WILDCARD = "arn:aws:dynamodb:us-east-1:123456789012:table/immersion-Obj
     ],
 )
 def test_prefix_wildcard_of_the_lab_text(
-    local_server: Endpoint,
-    admin_session: boto3.Session,
-    resource: str,
-    existing: list[str],
-    expected: str,
-    needle: str,
+    local_server: Endpoint, admin_session: boto3.Session, case: tuple[str, list[str], str, str]
 ) -> None:
+    resource, existing, expected, needle = case
     sqs = NamedPolicy("RetrieveSqsMessages", "role", lab_sqs_policy(CFN_RES.queue_arn()))
     grants = [_allow("dynamodb:PutItem", CFN_RES.table_arn())] if resource.endswith("orders") else []
     policy = _policy(_allow("dynamodb:PutItem", resource), *grants)
