@@ -49,7 +49,7 @@ def edited_secure_template(tmp_path: Path, edit: str, value: object = None, *als
         *parents, last = path.split(".")
         node = template
         for key in parents:
-            node = node[key]
+            node = node[int(key)] if isinstance(node, list) else node[key]
         if new is None:
             del node[last]
         else:
@@ -66,9 +66,105 @@ def test_both_templates_pass_cfn_lint(template: Path) -> None:
     assert [c.passed for c in lint_checks(template.read_text(), "us-east-1")] == [True]
 
 
-def test_bundled_hardened_template_passes(ctx: Context) -> None:
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STUDENT = FIXTURES / "student_secure_template.yaml"
+OFFICIAL_SHAPE = FIXTURES / "official_shape_template.yaml"
+
+
+def test_bundled_hardened_template_passes(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, SECURE)
     report = run(ctx, "check", ["extra.template-secure"])
     assert statuses(report)["extra.template-secure"] is Status.PASS, failed(ctx, "extra.template-secure")
+
+
+def test_without_a_stack_or_a_file_nothing_is_graded(ctx: Context) -> None:
+    """The bundled answer key is never what a student is graded on: no stack, no file → not passed."""
+    report = run(ctx, "check", ["extra.template-secure"])
+    result = step(report, "extra.template-secure")
+    assert result.status is Status.FAIL
+    assert "nothing to grade" in failed(ctx, "extra.template-secure")["template to grade"]
+    assert "LABRUNNER_SECURE_TEMPLATE" in result.checks[0].hint
+
+
+def test_the_deployed_insecure_template_is_graded_and_fails(deployed: Context) -> None:
+    findings = failed(deployed, "extra.template-secure")
+    assert "role: no administrator policy attached" in findings
+    report = run(deployed, "check", ["extra.template-secure"])
+    first = step(report, "extra.template-secure").checks[0]
+    assert first.passed and f"the template deployed in stack {deployed.stack_name}" in first.detail
+
+
+def test_a_students_own_template_with_unquoted_dates_passes(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, STUDENT)
+    assert "Version: 2012-10-17\n" in STUDENT.read_text()  # unquoted, as the official template writes it
+    report = run(ctx, "check", ["extra.template-secure"])
+    assert statuses(report)["extra.template-secure"] is Status.PASS, failed(ctx, "extra.template-secure")
+    names = {c.name for c in step(report, "extra.template-secure").checks}
+    assert "role S3EventSubscriptionLambdaRole: least privilege" in names
+    assert "queue policy: only the upload bucket may send" in names
+
+
+def test_official_shape_fails_with_named_findings(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, OFFICIAL_SHAPE)
+    findings = failed(ctx, "extra.template-secure")
+    assert "SystemAdministrator" in findings["role: no administrator policy attached"]
+    assert "SystemAdministrator" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+    assert "only the template" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+    assert "queue policy: only the upload bucket may send" not in findings  # it keeps SourceArn and SourceAccount
+
+
+def test_student_template_leaving_system_administrator_fails(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = STUDENT.read_text().replace(
+        "iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "iam::aws:policy/job-function/SystemAdministrator",
+    )
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "SystemAdministrator" in findings["role: no administrator policy attached"]
+    assert "SystemAdministrator" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "where"),
+    [
+        ("Resources:\n  R:\n    Type: [AWS::S3::Bucket\n    Properties: {}\n", "line 4, column"),
+        ('{\n  "Resources": {"R": {"Type" "AWS::S3::Bucket"}}\n}\n', "line 2, column"),
+    ],
+    ids=["yaml", "json"],
+)
+def test_a_template_that_does_not_parse_fails_with_line_and_column(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str, where: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    use_template(monkeypatch, path)
+    report = run(ctx, "check", ["extra.template-secure"])
+    assert statuses(report)["extra.template-secure"] is Status.FAIL  # not error: the student's mistake
+    detail = failed(ctx, "extra.template-secure")["template parses"]
+    assert where in detail, detail
+
+
+def test_queue_policy_without_confused_deputy_protection_fails(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = edited_secure_template(
+        tmp_path, "Resources.S3NotificationQueuePolicy.Properties.PolicyDocument.Statement.0.Condition"
+    )
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "confused deputy" in findings["queue policy: only the upload bucket may send"]
+    assert any("aws:SourceArn" in h for h in hints(ctx, "extra.template-secure"))
+
+
+def test_the_reference_template_keeps_source_arn_and_source_account() -> None:
+    template = yaml.load(SECURE.read_text(), Loader=TemplateLoader)
+    statement = template["Resources"]["S3NotificationQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert set(statement["Condition"]["ArnLike"]) == {"aws:SourceArn"}
+    assert set(statement["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
 
 
 def test_insecure_template_fails_with_specific_findings(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
