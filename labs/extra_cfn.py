@@ -828,6 +828,7 @@ class StackSecure(Step):
             yield Check.ok(
                 "deployed template carries the fixes", f"{len(findings)} checks on the stack's template pass"
             )
+        yield live_queue_policy_check(ctx)
         steps = live_steps()
         for step_id in LIVE_STEPS:
             step = steps.get(step_id)
@@ -835,6 +836,39 @@ class StackSecure(Step):
                 yield Check.fail(f"{step_id} live", f"the step {step_id} is not installed", "Reinstall labrunner.")
                 continue
             yield live_check(ctx, step, template_fixed=not missing)
+
+
+def live_queue_policy_check(ctx: Context) -> Check:
+    """The live queue policy still keeps other buckets and accounts out (confused deputy)."""
+    name = "queue policy live: only the upload bucket may send"
+    workload = ctx.workload()
+    attrs = ctx.client("sqs").get_queue_attributes(QueueUrl=workload.queue_url, AttributeNames=["Policy"])
+    policy = attrs.get("Attributes", {}).get("Policy")
+    hint = (
+        f"SQS → {workload.queue_name} → Access policy: give the s3.amazonaws.com statement Condition ArnLike "
+        "aws:SourceArn (the upload bucket's ARN) and StringEquals aws:SourceAccount (this account), or update "
+        "the stack from a template that does."
+    )
+    if not policy:
+        return Check.fail(name, f"{workload.queue_name} has no access policy: S3 cannot send it events", hint)
+    foreign = AccessRequest(
+        "sqs:SendMessage",
+        workload.queue_arn,
+        caller=caller_from("s3.amazonaws.com"),
+        context={"aws:SourceArn": "arn:aws:s3:::someone-elses-bucket", "aws:SourceAccount": OTHER_ACCOUNT},
+    )
+    try:
+        open_to_all = evaluate_resource_policy(policy, foreign).decision.allowed
+    except PolicyParseError as exc:
+        return Check.fail(name, f"the access policy of {workload.queue_name} cannot be read: {exc}", hint)
+    if open_to_all:
+        return Check.fail(
+            name,
+            f"{workload.queue_name} lets s3.amazonaws.com send without aws:SourceArn or aws:SourceAccount: any "
+            "bucket of any account could send events into the pipeline (confused deputy)",
+            hint,
+        )
+    return Check.ok(name, f"{workload.queue_name}: S3 may send only for this account's upload bucket")
 
 
 def _wait_for_change_set(cfn: Any, stack: str, name: str, timeout_s: float = 300) -> dict[str, Any]:

@@ -3,6 +3,7 @@ updated through a change set, and hand-made states graded."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -230,7 +231,11 @@ def test_cfn_lint_findings_fail_the_template(ctx: Context, tmp_path: Path, monke
 
 
 # -- the live stack ----------------------------------------------------------------------------
-def test_stack_never_updated_fails(deployed: Context) -> None:
+def test_stack_never_updated_fails(deployed: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deployed (insecure) template fails extra.template-secure, which skips this step: a
+    # student's secure file (not deployed yet) lets it run and say what the stack lacks.
+    assert statuses(run(deployed, "check", EXTRA))["extra.stack-secure"] is Status.SKIPPED
+    use_template(monkeypatch, STUDENT)
     findings = failed(deployed, "extra.stack-secure")
     assert "deployed template carries the fixes" in findings
     assert any("solve extra" in h for h in hints(deployed, "extra.stack-secure"))
@@ -241,9 +246,15 @@ def secured(deployed: Context) -> Context:
     report = run(deployed, "solve", ["extra"])
     unmet = {c.name: c.detail for s in report.steps for c in s.checks if not c.passed}
     assert statuses(report) == dict.fromkeys(EXTRA, Status.PASS), unmet
-    notes = step(report, "extra.stack-secure").notes
+    # template-secure's apply updates the stack from the reference; stack-secure then finds it done.
+    notes = step(report, "extra.template-secure").notes + step(report, "extra.stack-secure").notes
     assert any(n.startswith("change set ") for n in notes), notes
     assert any("Add AccessLogsBucket" in n for n in notes), notes
+    # Nothing weaker than before: the queue policy still names the sending bucket and account.
+    policy = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=deployed.stack().resources["S3NotificationQueue"].physical_id, AttributeNames=["Policy"]
+    )["Attributes"]["Policy"]
+    assert "aws:SourceArn" in policy and "aws:SourceAccount" in policy, policy
     # The probe upload proves the pipeline under the new permissions only if it is in a later second.
     events = deployed.client("cloudformation").describe_stack_events(StackName=deployed.stack().name)["StackEvents"]
     s3 = deployed.client("s3")
@@ -272,9 +283,10 @@ def test_console_change_after_the_update_fails_as_drift(secured: Context) -> Non
     assert "drift" in findings["lab3.no-admin live"]
 
 
-def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context) -> None:
+def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run(deployed, "solve", ["lab2", "lab3"])
     deployed.refresh()
+    use_template(monkeypatch, STUDENT)
     findings = failed(deployed, "extra.stack-secure")
     assert "deployed template carries the fixes" in findings, findings
     assert "undone by the next stack update" in findings["deployed template carries the fixes"]
@@ -293,3 +305,21 @@ def test_an_upload_before_the_stack_update_does_not_prove_the_pipeline(deployed:
     findings = failed(deployed, "lab3.pipeline")
     assert list(findings) == ["uploaded with the current permissions"], findings
     assert "predates the role's last permission change" in findings["uploaded with the current permissions"]
+
+
+def test_queue_policy_opened_by_hand_fails_stack_secure(secured: Context) -> None:
+    queue = secured.workload()
+    wide = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue.queue_arn,
+            }
+        ],
+    }
+    secured.client("sqs").set_queue_attributes(QueueUrl=queue.queue_url, Attributes={"Policy": json.dumps(wide)})
+    findings = failed(secured, "extra.stack-secure")
+    assert "confused deputy" in findings["queue policy live: only the upload bucket may send"]
