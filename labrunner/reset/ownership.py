@@ -26,8 +26,10 @@ from labrunner.aws.s3 import LAB_TAG, LOG_BUCKET_PREFIX
 LAB_TAG_KEY = LAB_TAG["Key"]
 LAB_TAG_VALUE = LAB_TAG["Value"]
 STACK_NAME_TAG = "aws:cloudformation:stack-name"  # CloudFormation's own tag on what a stack made
+STACK_TAG = "labrunner:stack"  # the stack solve (or the hardened template) made a thing for
 # SPEC §4; lab 4's helpers do not name the demo bucket yet.
 DEMO_BUCKET_PREFIX = "immersion-config-demo-"
+DELIVERY_BUCKET_PREFIX = "immersion-config-delivery-"  # labrunner.aws.config names Config's bucket so
 LAB_BUCKET_PREFIXES = (LOG_BUCKET_PREFIX, DEMO_BUCKET_PREFIX)
 LAB_RULE_NAMES = frozenset(rule.name for rule in LAB_RULES)
 # Enough of the workload to recognise its stack even when half of it is gone.
@@ -56,9 +58,14 @@ def lab_tagged(tags: Mapping[str, str]) -> bool:
     return tags.get(LAB_TAG_KEY) == LAB_TAG_VALUE
 
 
+def owner_stack(tags: Mapping[str, str]) -> str | None:
+    """The stack this was made for: CloudFormation's tag, else the one solve puts."""
+    return tags.get(STACK_NAME_TAG) or tags.get(STACK_TAG) or None
+
+
 def other_stack(tags: Mapping[str, str], stack_name: str) -> str | None:
-    """The stack that made this, when CloudFormation's tag names one that is not ours."""
-    owner = tags.get(STACK_NAME_TAG)
+    """The stack that made this, when a tag names one that is not ours."""
+    owner = owner_stack(tags)
     return owner if owner and owner != stack_name else None
 
 
