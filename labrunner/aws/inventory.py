@@ -462,8 +462,8 @@ def _finding(logical_id: str, physical_id: str, summary: str, lab: str) -> Findi
     who = fixed_by(logical_id, lab)
     if who == TEMPLATE_ONLY:
         fix = (
-            "no lab step fixes it (lab 2 secures FileUploadsBucket, lab 3 MetadataLambdaRole): only the template "
-            "does — the extra credit (`labrunner explain extra.template-secure`)"
+            "no lab step fixes it, only the template does: the extra credit (`labrunner explain "
+            "extra.template-secure`); lab 2 secures FileUploadsBucket and lab 3 MetadataLambdaRole only"
         )
     else:
         fix = f"{who} fixes it"
