@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -24,9 +23,11 @@ from labrunner.aws.iam.evaluators import StaticEvaluator
 from labrunner.aws.iam.names import LAMBDA_SERVICE
 from labrunner.aws.iam.resources import LabResources
 from labrunner.aws.iam.roles import NamedPolicy, managed_policy_document
+from labrunner.aws.inventory import ADMIN_LEVEL_POLICIES
 from labrunner.aws.pipeline import upload_after
 from labrunner.aws.policy import AccessRequest, PolicyParseError, caller_from, evaluate_resource_policy
 from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, LOG_DELIVERY_SERVICE, DefaultEncryption, log_bucket_encryption_problem
+from labrunner.aws.template_source import TEMPLATE_ENV, StudentTemplate, env_template_path, student_template
 from labrunner.aws.template_values import Names, Unresolvable, ref_target, resolve, template_resources, template_types
 from labrunner.context import Context
 from labrunner.discovery import load_labs_from
@@ -34,8 +35,7 @@ from labrunner.lint import cfn_lint
 from labrunner.model import Check, Status, status_of
 from labrunner.step import Lab, Poll, Step
 
-SECURE_TEMPLATE = "cloudformation_template_secure.yaml"
-TEMPLATE_ENV = "LABRUNNER_SECURE_TEMPLATE"  # a student's own hardened template, instead of the bundled one
+SECURE_TEMPLATE = "cloudformation_template_secure.yaml"  # the reference `solve extra` deploys
 LAB_LOGICAL_IDS = {
     "FileUploadsBucket": "AWS::S3::Bucket",
     "S3NotificationQueue": "AWS::SQS::Queue",
@@ -65,11 +65,8 @@ CHANGE_SET_PREFIX = "labrunner-secure-"
 
 
 def template_path() -> Path:
-    """The hardened template to check and deploy: $LABRUNNER_SECURE_TEMPLATE, else the bundled one."""
-    override = os.environ.get(TEMPLATE_ENV)
-    # Not paths.template(), which refuses a missing file: a missing hardened template is the
-    # student's unmet step (extra.template-secure fails with a hint), not a broken installation.
-    return Path(override) if override else paths.content_root() / SECURE_TEMPLATE
+    """The hardened template `solve extra` deploys: $LABRUNNER_SECURE_TEMPLATE, else the bundled reference."""
+    return env_template_path() or paths.content_root() / SECURE_TEMPLATE
 
 
 # -- the template's security findings ----------------------------------------------------------
@@ -428,6 +425,108 @@ def _in_template(check: Check, audit: Audit) -> Check:
     return Check.fail(f"role: {check.name}", check.detail, audit.fix(f"in MetadataLambdaRole, {hint}"))
 
 
+def other_role_checks(audit: Audit) -> list[Check]:
+    """Every other role of the template (e.g. a custom-resource function's): least privilege too.
+
+    No lab step secures them — lab 3 is about MetadataLambdaRole — so only the template can."""
+    checks = []
+    for logical, body in audit.resources.items():
+        if body.get("Type") != "AWS::IAM::Role" or logical == "MetadataLambdaRole":
+            continue
+        props = audit.props(logical)
+        admin = sorted(
+            {
+                arn.rsplit("/", 1)[-1]
+                for arn in (str(resolve(v, audit.names)) for v in props.get("ManagedPolicyArns") or [])
+                if ":iam::aws:policy/" in arn and arn.rsplit("/", 1)[-1] in ADMIN_LEVEL_POLICIES
+            }
+        )
+        wide = sorted(
+            {
+                f"{action} on *"
+                for policy in props.get("Policies") or []
+                if isinstance(policy, dict)
+                for statement in _statements(resolve(policy.get("PolicyDocument") or {}, audit.names))
+                if statement.get("Effect") == "Allow" and statement.get("Resource") in ("*", ["*"])
+                for action in _as_list(statement.get("Action"))
+                if isinstance(action, str) and action.endswith("*")
+            }
+        )
+        name = f"role {logical}: least privilege"
+        if admin or wide:
+            parts = ([f"carries {', '.join(admin)} (administrator-level)"] if admin else []) + (
+                [f"allows {', '.join(wide)}"] if wide else []
+            )
+            checks.append(
+                Check.fail(
+                    name,
+                    f"{logical} {'; '.join(parts)} — no lab step fixes this role, only the template",
+                    audit.fix(
+                        f"in {logical}, remove administrator / job-function ARNs from ManagedPolicyArns and wildcard "
+                        "statements; keep AWSLambdaBasicExecutionRole and only the actions its function calls, on "
+                        "its resources (e.g. s3:PutBucketNotification on !GetAtt FileUploadsBucket.Arn)."
+                    ),
+                )
+            )
+        else:
+            checks.append(Check.ok(name, f"{logical}: no administrator policy, no wildcard action on *"))
+    return checks
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    raw = document.get("Statement", []) if isinstance(document, dict) else []
+    return [st for st in _as_list(raw) if isinstance(st, dict)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def queue_policy_checks(audit: Audit) -> list[Check]:
+    """The queue policy lets S3 send the upload bucket's events, and no other bucket's (confused deputy)."""
+    name = "queue policy: only the upload bucket may send"
+    document = None
+    for logical, body in audit.resources.items():
+        if body.get("Type") == "AWS::SQS::QueuePolicy" and any(
+            ref_target(q) == "S3NotificationQueue" for q in _as_list(audit.props(logical).get("Queues"))
+        ):
+            document = resolve(audit.props(logical).get("PolicyDocument"), audit.names)
+    scope = audit.fix(
+        "keep in S3NotificationQueuePolicy's statement for Service s3.amazonaws.com a Condition ArnLike "
+        "aws:SourceArn (the upload bucket's ARN) and StringEquals aws:SourceAccount !Ref AWS::AccountId."
+    )
+    if document is None:
+        return [Check.fail(name, "S3NotificationQueue has no queue policy: S3 cannot send it events", scope)]
+    queue_arn = audit.names.attribute("S3NotificationQueue", "Arn")
+
+    def allowed(source: str, account: str) -> bool:
+        request = AccessRequest(
+            "sqs:SendMessage",
+            queue_arn,
+            caller=caller_from("s3.amazonaws.com"),
+            context={"aws:SourceArn": source, "aws:SourceAccount": account},
+        )
+        return evaluate_resource_policy(document, request).decision.allowed
+
+    try:
+        ours = allowed(audit.names.attribute("FileUploadsBucket", "Arn"), audit.names.account)
+        foreign = allowed(f"arn:{audit.names.partition}:s3:::someone-elses-bucket", OTHER_ACCOUNT)
+    except PolicyParseError as exc:
+        return [Check.fail(name, f"the queue policy cannot be read: {exc}", scope)]
+    if not ours:
+        return [Check.fail(name, "the queue policy does not let S3 send FileUploadsBucket's events", scope)]
+    if foreign:
+        return [
+            Check.fail(
+                name,
+                "the queue policy lets s3.amazonaws.com send without aws:SourceArn or aws:SourceAccount: any "
+                "bucket of any account could send events into the pipeline (confused deputy)",
+                scope,
+            )
+        ]
+    return [Check.ok(name, "s3.amazonaws.com may send FileUploadsBucket's events only (aws:SourceArn/SourceAccount)")]
+
+
 def audit_checks(audit: Audit) -> list[Check]:
     """Every fix of labs 2 and 3, and the extras, in the template."""
     checks = logical_id_checks(audit)
@@ -437,7 +536,9 @@ def audit_checks(audit: Audit) -> list[Check]:
     logging_checks, log_logical = log_bucket_checks(audit)
     checks += logging_checks
     checks += tls_only_checks(audit, ["FileUploadsBucket"] + ([log_logical] if log_logical else []))
+    checks += queue_policy_checks(audit)
     checks += role_checks(audit)
+    checks += other_role_checks(audit)
     checks += data_checks(audit)
     return checks
 
@@ -519,58 +620,153 @@ class TemplateSecure(Step):
     why = """
         A fix made in the console is undone by the next stack update and is invisible to review.
         Written into the template, security becomes part of the baseline configuration (CM-2)
-        and goes through change control like any code (CM-3). Checks
-        cloudformation_template_secure.yaml (or the file named by $LABRUNNER_SECURE_TEMPLATE)
-        statically: the lab's logical ids kept; default encryption; a separate log bucket (Block
-        Public Access, SSE-S3, DeletionPolicy Retain, a delivery policy for
-        logging.s3.amazonaws.com scoped to the upload bucket and account); access logging; the
-        Lambda role trusted by Lambda only, without administrator policies, with basic
-        execution, PutItem on the table and the three SQS actions on the queue, nothing else
-        (the same semantic checks as lab 3, through IAM's policy simulator); and beyond the lab:
-        TLS-only bucket policies, DynamoDB KMS encryption and point-in-time recovery, SQS
-        encryption. The template must also pass cfn-lint.
+        and goes through change control like any code (CM-3). Graded is YOUR template: the one
+        deployed in the stack (CloudFormation → the stack → Template, as uploaded), or the file
+        named with $LABRUNNER_SECURE_TEMPLATE — never labrunner's own answer key. Without a stack
+        and without such a file there is nothing to grade, and the step fails.
+
+        Your template must keep the lab's seven logical ids (FileUploadsBucket, S3NotificationQueue,
+        S3NotificationQueuePolicy, MetadataLambda, MetadataLambdaRole, QueueLambdaSourceMapping,
+        ObjectMetadataTable) and contain:
+        - FileUploadsBucket: BucketEncryption (SSE-S3 or SSE-KMS) and a LoggingConfiguration to a
+          separate log bucket of the template;
+        - the log bucket: all four PublicAccessBlockConfiguration settings, BucketEncryption
+          AES256 (SSE-S3), DeletionPolicy Retain, and an AWS::S3::BucketPolicy that lets
+          logging.s3.amazonaws.com put objects, scoped with aws:SourceArn (the upload bucket)
+          and aws:SourceAccount;
+        - S3NotificationQueuePolicy: S3 may send only the upload bucket's events (aws:SourceArn
+          and/or aws:SourceAccount — no confused deputy);
+        - MetadataLambdaRole: trusted by lambda.amazonaws.com only, no administrator or
+          job-function policy, AWSLambdaBasicExecutionRole, PutItem on the table and the three
+          SQS actions on the queue, nothing else (the same semantic checks as lab 3, statically);
+        - every other role (e.g. a custom resource's function role): no administrator policy and
+          no wildcard action on *;
+        - beyond the lab: TLS-only bucket policies, table SSESpecification and point-in-time
+          recovery, SqsManagedSseEnabled (or a KMS key) on the queue.
+        It must also parse (a syntax error fails with its line and column; unquoted YAML dates
+        such as Version: 2012-10-17 are fine, as in CloudFormation) and pass cfn-lint.
     """
     console = """
-        Copy cloudformation_template.yaml to cloudformation_template_secure.yaml and edit it:
-        BucketEncryption on FileUploadsBucket; a new AWS::S3::Bucket for logs with
+        Start from the template your stack runs (CloudFormation → the stack → Template → copy) and
+        edit it: BucketEncryption on FileUploadsBucket; a new AWS::S3::Bucket for logs with
         PublicAccessBlockConfiguration, BucketEncryption and DeletionPolicy: Retain, and an
         AWS::S3::BucketPolicy allowing logging.s3.amazonaws.com; LoggingConfiguration on
         FileUploadsBucket; in MetadataLambdaRole only the lambda.amazonaws.com trust statement,
         ManagedPolicyArns AWSLambdaBasicExecutionRole, inline policies DynamoDbPutItemOnly and
-        RetrieveSqsMessages; TLS-only bucket policies, SSESpecification and
-        PointInTimeRecoverySpecification on the table, SqsManagedSseEnabled on the queue. Run
-        `cfn-lint` on it. (labrunner ships a finished one: the answer key.)
+        RetrieveSqsMessages; the same care for any other role; TLS-only bucket policies,
+        SSESpecification and PointInTimeRecoverySpecification on the table, SqsManagedSseEnabled
+        on the queue. Run `cfn-lint` on it, then update the stack with it (CloudFormation → Update
+        → Replace existing template), or point LABRUNNER_SECURE_TEMPLATE at the file to have it
+        graded before you deploy it.
     """
     automation = """
-        Nothing to do: the hardened template ships with labrunner (cloudformation_template_secure.yaml);
-        solve only checks it.
+        Updates the stack from labrunner's reference hardened template
+        (cloudformation_template_secure.yaml) through a reviewed change set — the answer key, which
+        is then what the stack runs and what is graded. With $LABRUNNER_SECURE_TEMPLATE set, the
+        file is the student's: solve changes nothing here and grades it.
     """
-    hint = "Write the hardened template (cloudformation_template_secure.yaml) with every fix of labs 2 and 3."
+    hint = (
+        "Write your hardened template with every fix of labs 2 and 3 and update the stack with it "
+        "(or name the file with LABRUNNER_SECURE_TEMPLATE); see `labrunner explain extra.template-secure`."
+    )
+    poll = Poll(deadline_s=90, interval_s=1)
+
+    def apply(self, ctx: Context) -> bool:
+        if env_template_path() is not None or ctx.find_stack() is None:
+            return False  # a student's file is theirs to write; without a stack there is nothing to update
+        return update_stack(ctx, paths.content_root() / SECURE_TEMPLATE)
 
     def verify(self, ctx: Context) -> Iterable[Check]:
-        path = template_path()
-        if not path.is_file():
+        source = student_template(ctx)
+        if source is None:
             yield Check.fail(
-                "template file", f"{path} does not exist", f"Write {path.name} (see `labrunner explain {self.id}`)."
+                "template to grade",
+                f"there is no stack {ctx.stack_name} and no file named with {TEMPLATE_ENV}: nothing to grade",
+                f"Deploy the workload (`labrunner up`) and update it with your hardened template, or set "
+                f"{TEMPLATE_ENV}=path/to/your-template.yaml.",
             )
             return
-        try:
-            text, template = _read_template(path)
-        except (OSError, ValueError) as exc:
-            yield Check.fail("template file", f"{path.name} cannot be read: {exc}", "Fix its YAML / JSON syntax.")
+        if source.template is None:
+            yield Check.fail(
+                "template parses",
+                f"{source.origin} does not parse: {source.error}",
+                f"Fix the YAML / JSON syntax of {source.short} at that line and column (`cfn-lint` shows it too).",
+            )
             return
-        yield Check.ok("template file", f"checking {path}")
-        yield from lint_checks(text, ctx.region)
-        names = Names.static(template, ctx.account_id, ctx.region, ctx.stack_name)
-        audit = Audit(template, names, f"{path.name}", ctx.client("iam"))
+        yield Check.ok("template to grade", f"grading {source.origin}")
+        yield from lint_checks(source.text, ctx.region)
+        audit = Audit(source.template, self._names(ctx, source), source.short, ctx.client("iam"))
         try:
             yield from audit_checks(audit)
         except Unresolvable as exc:
             yield Check.fail(
                 "template analysis",
-                f"{path.name} uses {exc}, which cannot be evaluated statically",
+                f"{source.short} uses {exc}, which cannot be evaluated statically",
                 "Write the security-relevant properties without conditions or imports.",
             )
+
+    @staticmethod
+    def _names(ctx: Context, source: StudentTemplate) -> Names:
+        assert source.template is not None
+        info = ctx.find_stack() if env_template_path() is None else None
+        if info is not None:
+            return Names.deployed(source.template, info, ctx.account_id, ctx.region)
+        return Names.static(source.template, ctx.account_id, ctx.region, ctx.stack_name)
+
+
+def update_stack(ctx: Context, path: Path) -> bool:
+    """Update the stack from a template through a reviewed change set; prove the pipeline still works."""
+    cfn = ctx.client("cloudformation")
+    info = ctx.stack()
+    text, template = _read_template(path)
+    if deployed_template(cfn, info.stack_id) == template:
+        ctx.note(f"stack {info.name} already runs {path.name}")
+        return False
+    changes = _change_set(ctx, cfn, info.name, text, path.name)
+    if changes is None:
+        return False
+    started = time.time() - 1
+    cfn.execute_change_set(ChangeSetName=changes, StackName=info.name)
+    final = wait_for_stack(cfn, info.name, ctx.note, since=started)
+    if final != "UPDATE_COMPLETE":
+        raise RuntimeError(f"stack {info.name} ended {final}: {first_failure_reason(cfn, info.name)}")
+    ctx.refresh()
+    bucket = ctx.workload().bucket
+    # The update changed the role's permissions: lab3.pipeline accepts only an upload in a later
+    # second than that change, and the stack's last event is no earlier than it.
+    events = cfn.describe_stack_events(StackName=info.name)["StackEvents"]  # newest first
+    updated = max(e["Timestamp"] for e in events)
+    key = upload_after(ctx.client("s3"), bucket, paths.sample_files_dir() / PROBE_FILE, updated)
+    ctx.note(f"uploaded {key!r} to s3://{bucket} to prove the pipeline works with the hardened stack")
+    return True
+
+
+def _change_set(ctx: Context, cfn: Any, stack: str, text: str, file: str) -> str | None:
+    """Create the change set and note its changes; its name, or None when it changes nothing."""
+    name = f"{CHANGE_SET_PREFIX}{int(time.time())}"
+    cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        TemplateBody=text,
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        ChangeSetType="UPDATE",
+        Description=f"labrunner: update {stack} from {file}",
+    )
+    described = _wait_for_change_set(cfn, stack, name)
+    changes = [c["ResourceChange"] for c in described.get("Changes", []) if "ResourceChange" in c]
+    if described["Status"] == "FAILED":
+        cfn.delete_change_set(ChangeSetName=name, StackName=stack)
+        reason = described.get("StatusReason", "no reason given")
+        if not changes:
+            # CloudFormation fails a change set that changes nothing; verify judges the rest.
+            ctx.note(f"change set {name} changes nothing ({reason})")
+            return None
+        raise RuntimeError(f"change set {name} failed: {reason}")
+    ctx.note(f"change set {name} ({len(changes)} change(s)):")
+    for change in changes:
+        ctx.note("  " + _describe_change(change))
+    ctx.emit("change_set", {"name": name, "changes": [_describe_change(c) for c in changes]})
+    return name
 
 
 class StackSecure(Step):
@@ -603,57 +799,7 @@ class StackSecure(Step):
     poll = Poll(deadline_s=90, interval_s=1)
 
     def apply(self, ctx: Context) -> bool:
-        cfn = ctx.client("cloudformation")
-        info = ctx.stack()
-        path = template_path()
-        text, template = _read_template(path)
-        if deployed_template(cfn, info.stack_id) == template:
-            ctx.note(f"stack {info.name} already runs {path.name}")
-            return False
-        changes = self._change_set(ctx, cfn, info.name, text, path.name)
-        if changes is None:
-            return False
-        started = time.time() - 1
-        cfn.execute_change_set(ChangeSetName=changes, StackName=info.name)
-        final = wait_for_stack(cfn, info.name, ctx.note, since=started)
-        if final != "UPDATE_COMPLETE":
-            raise RuntimeError(f"stack {info.name} ended {final}: {first_failure_reason(cfn, info.name)}")
-        ctx.refresh()
-        bucket = ctx.workload().bucket
-        # The update changed the role's permissions: lab3.pipeline accepts only an upload in a later
-        # second than that change, and the stack's last event is no earlier than it.
-        events = cfn.describe_stack_events(StackName=info.name)["StackEvents"]  # newest first
-        updated = max(e["Timestamp"] for e in events)
-        key = upload_after(ctx.client("s3"), bucket, paths.sample_files_dir() / PROBE_FILE, updated)
-        ctx.note(f"uploaded {key!r} to s3://{bucket} to prove the pipeline works with the hardened stack")
-        return True
-
-    def _change_set(self, ctx: Context, cfn: Any, stack: str, text: str, file: str) -> str | None:
-        """Create the change set and note its changes; its name, or None when it changes nothing."""
-        name = f"{CHANGE_SET_PREFIX}{int(time.time())}"
-        cfn.create_change_set(
-            StackName=stack,
-            ChangeSetName=name,
-            TemplateBody=text,
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-            ChangeSetType="UPDATE",
-            Description=f"labrunner: update {stack} from {file}",
-        )
-        described = _wait_for_change_set(cfn, stack, name)
-        changes = [c["ResourceChange"] for c in described.get("Changes", []) if "ResourceChange" in c]
-        if described["Status"] == "FAILED":
-            cfn.delete_change_set(ChangeSetName=name, StackName=stack)
-            reason = described.get("StatusReason", "no reason given")
-            if not changes:
-                # CloudFormation fails a change set that changes nothing; verify judges the rest.
-                ctx.note(f"change set {name} changes nothing ({reason})")
-                return None
-            raise RuntimeError(f"change set {name} failed: {reason}")
-        ctx.note(f"change set {name} ({len(changes)} change(s)):")
-        for change in changes:
-            ctx.note("  " + _describe_change(change))
-        ctx.emit("change_set", {"name": name, "changes": [_describe_change(c) for c in changes]})
-        return name
+        return update_stack(ctx, template_path())
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         info = ctx.stack()
@@ -682,6 +828,7 @@ class StackSecure(Step):
             yield Check.ok(
                 "deployed template carries the fixes", f"{len(findings)} checks on the stack's template pass"
             )
+        yield live_queue_policy_check(ctx)
         steps = live_steps()
         for step_id in LIVE_STEPS:
             step = steps.get(step_id)
@@ -689,6 +836,39 @@ class StackSecure(Step):
                 yield Check.fail(f"{step_id} live", f"the step {step_id} is not installed", "Reinstall labrunner.")
                 continue
             yield live_check(ctx, step, template_fixed=not missing)
+
+
+def live_queue_policy_check(ctx: Context) -> Check:
+    """The live queue policy still keeps other buckets and accounts out (confused deputy)."""
+    name = "queue policy live: only the upload bucket may send"
+    workload = ctx.workload()
+    attrs = ctx.client("sqs").get_queue_attributes(QueueUrl=workload.queue_url, AttributeNames=["Policy"])
+    policy = attrs.get("Attributes", {}).get("Policy")
+    hint = (
+        f"SQS → {workload.queue_name} → Access policy: give the s3.amazonaws.com statement Condition ArnLike "
+        "aws:SourceArn (the upload bucket's ARN) and StringEquals aws:SourceAccount (this account), or update "
+        "the stack from a template that does."
+    )
+    if not policy:
+        return Check.fail(name, f"{workload.queue_name} has no access policy: S3 cannot send it events", hint)
+    foreign = AccessRequest(
+        "sqs:SendMessage",
+        workload.queue_arn,
+        caller=caller_from("s3.amazonaws.com"),
+        context={"aws:SourceArn": "arn:aws:s3:::someone-elses-bucket", "aws:SourceAccount": OTHER_ACCOUNT},
+    )
+    try:
+        open_to_all = evaluate_resource_policy(policy, foreign).decision.allowed
+    except PolicyParseError as exc:
+        return Check.fail(name, f"the access policy of {workload.queue_name} cannot be read: {exc}", hint)
+    if open_to_all:
+        return Check.fail(
+            name,
+            f"{workload.queue_name} lets s3.amazonaws.com send without aws:SourceArn or aws:SourceAccount: any "
+            "bucket of any account could send events into the pipeline (confused deputy)",
+            hint,
+        )
+    return Check.ok(name, f"{workload.queue_name}: S3 may send only for this account's upload bucket")
 
 
 def _wait_for_change_set(cfn: Any, stack: str, name: str, timeout_s: float = 300) -> dict[str, Any]:

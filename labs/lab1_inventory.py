@@ -65,10 +65,12 @@ class AssetInventory(Step):
         matches (event notification, queue policy, the function's role, the queue trigger).
 
         While you look, notice what is wrong with the workload — the inventory reports it without
-        failing this step, later labs fix it: the Lambda's role carries an administrator-level job
-        function policy (way too much), its trust policy lets another AWS account assume it, its
-        inline policy allows every DynamoDB and SQS action on every resource, and the upload
-        bucket keeps no access logs.
+        failing this step, and says which lab fixes it (or that only the template does, for parts
+        no lab step touches, such as a custom resource's role): the Lambda's role carries an
+        administrator-level job function policy (way too much), its trust policy lets another
+        principal than Lambda assume it, its inline policy allows every DynamoDB and SQS action on
+        every resource, and the upload bucket keeps no access logs. A log bucket is not faulted
+        for not logging to itself (as in lab 4).
     """
     console = """
         1. CloudFormation → Stacks → immersion → Resources: note each resource's Logical ID,
@@ -123,10 +125,9 @@ class AssetInventory(Step):
             where = "the stack" if asset.type == STACK_TYPE else "outside the stack"
             yield Check.ok(f"{where}: {asset.type} {asset.physical_id}", _present_detail(asset))
         for finding in inventory.findings:
-            ctx.note(f"finding ({finding.resource}): {finding.summary} — {finding.fixed_in} fixes it")
+            ctx.note(f"finding ({finding.resource}): {finding.summary} — {finding.fix}")
             yield Check.ok(
-                f"finding: {finding.resource}",
-                f"FINDING (not graded here; {finding.fixed_in} fixes it): {finding.summary}",
+                f"finding: {finding.resource}", f"FINDING (not graded here): {finding.summary} — {finding.fix}"
             )
 
     def _template_checks(self, inventory: Inventory) -> Iterable[Check]:

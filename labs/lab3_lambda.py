@@ -80,6 +80,12 @@ def _role(ctx: Context) -> RolePolicies:
     return read_role(ctx.client("iam"), ctx.workload().role)
 
 
+def _tables(ctx: Context) -> list[str]:
+    """Every DynamoDB table of the account and region: none but the lab's may be reachable."""
+    pages = ctx.client("dynamodb").get_paginator("list_tables").paginate()
+    return [name for page in pages for name in page.get("TableNames", [])]
+
+
 def _simulator(ctx: Context, role: RolePolicies) -> PrincipalSimulator:
     return PrincipalSimulator.for_role(ctx.client("iam"), role)
 
@@ -432,7 +438,11 @@ class DynamoDbLeastPrivilege(Step):
         dynamodb:Put* — which also grants PutResourcePolicy): PutItem must be allowed on the
         table, and every other DynamoDB action (the full list from IAM's service authorization
         reference, on the table, its indexes, streams, backups…) and every action on another table
-        must be denied. The policy's name does not matter (the lab's is DynamoDbPutItemOnly).
+        must be denied. The lab text's own wording — PutItem on "the table that starts with
+        immersion-ObjectMetadataTable" (Resource …:table/immersion-ObjectMetadataTable*) — passes,
+        with a note that the exact ARN is tighter, unless another existing table matches it (then
+        it fails, naming that table); a broader wildcard (* or table/immersion-*) fails. The
+        policy's name does not matter (the lab's is DynamoDbPutItemOnly).
     """
     console = """
         IAM → Roles → the stack's MetadataLambdaRole → Add permissions → Create inline policy →
@@ -452,7 +462,7 @@ class DynamoDbLeastPrivilege(Step):
 
     def verify(self, ctx: Context) -> Iterable[Check]:
         role = _role(ctx)
-        return dynamodb_least_privilege_checks(_simulator(ctx, role), _resources(ctx))
+        return dynamodb_least_privilege_checks(_simulator(ctx, role), _resources(ctx), _tables(ctx))
 
 
 class SqsLeastPrivilege(Step):
@@ -551,7 +561,7 @@ class Pipeline(Step):
         sim = _simulator(ctx, role)
         unmet = [
             c.name
-            for c in dynamodb_least_privilege_checks(sim, res) + sqs_least_privilege_checks(sim, res)
+            for c in dynamodb_least_privilege_checks(sim, res, _tables(ctx)) + sqs_least_privilege_checks(sim, res)
             if not c.passed
         ]
         if unmet:

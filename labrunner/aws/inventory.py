@@ -124,9 +124,10 @@ class Asset:
 class Finding:
     """Something a student should notice in the inventory (graded by a later lab, not here)."""
 
-    resource: str
+    resource: str  # "LogicalId (physical id)"
     summary: str
-    fixed_in: str  # the lab that fixes it
+    fixed_in: str  # the lab that fixes it ("lab2", "lab3"), or "extra": only the template does
+    fix: str = ""  # the same, said to a student
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -445,8 +446,59 @@ def _log_bucket(client: Clients, bucket: str, region: str, in_stack: set[str]) -
     )
 
 
-def role_findings(client: Clients, role: str, account: str) -> list[Finding]:
-    """What is too broad about a role: admin-level managed policies, foreign trust, wildcard inline grants."""
+# Who fixes what: lab 2 secures the upload bucket, lab 3 the function's role. Anything else in the
+# stack (a custom-resource function's role, a second bucket, the table) only a template change fixes.
+LAB_FIXES = {"FileUploadsBucket": "lab2", "MetadataLambdaRole": "lab3"}
+TEMPLATE_ONLY = "extra"
+TRUSTED_SERVICE = "lambda.amazonaws.com"
+
+
+def fixed_by(logical_id: str, lab: str) -> str:
+    """The lab that fixes a finding on this resource, or TEMPLATE_ONLY when no lab step does."""
+    return lab if LAB_FIXES.get(logical_id) == lab else TEMPLATE_ONLY
+
+
+def _finding(logical_id: str, physical_id: str, summary: str, lab: str) -> Finding:
+    who = fixed_by(logical_id, lab)
+    if who == TEMPLATE_ONLY:
+        fix = (
+            "no lab step fixes it, only the template does: the extra credit (`labrunner explain "
+            "extra.template-secure`); lab 2 secures FileUploadsBucket and lab 3 MetadataLambdaRole only"
+        )
+    else:
+        fix = f"{who} fixes it"
+    return Finding(f"{logical_id} ({physical_id})" if logical_id else physical_id, summary, who, fix)
+
+
+def _trust_findings(trust: Any, role: str, account: str) -> list[str]:
+    """Who besides lambda.amazonaws.com the trust policy lets assume the role."""
+    document = trust if isinstance(trust, str) else json.dumps(trust)
+    try:
+        principals = trusted_principals(urllib.parse.unquote(document) if document.startswith("%") else document)
+    except PolicyParseError:
+        return [f"the trust policy of {role} cannot be read"]
+    out = []
+    for principal in principals:
+        if principal.kind == "service" and principal.value.lower() == TRUSTED_SERVICE:
+            continue
+        if principal.kind == "everyone":
+            out.append("the trust policy lets anyone (*) assume the role")
+            continue
+        if principal.kind == "service":
+            out.append(f"the trust policy lets the service {principal.value} assume the role, not only Lambda")
+            continue
+        owner = caller_from(principal.value).account or principal.value
+        whose = "this account" if owner == account else "another account"
+        what = "its root: any user or role there that its admins allow" if principal.kind == "account" else "it"
+        out.append(
+            f"the trust policy lets {whose} ({owner}: {principal.value}; {what}) assume the role, "
+            f"not only {TRUSTED_SERVICE}"
+        )
+    return out
+
+
+def role_findings(client: Clients, role: str, account: str, logical_id: str = "") -> list[Finding]:
+    """What is too broad about a role: admin-level managed policies, trust beyond Lambda, wildcard inline grants."""
     iam = client("iam")
     out: list[Finding] = []
     attached = iam.list_attached_role_policies(RoleName=role).get("AttachedPolicies", [])
@@ -454,34 +506,17 @@ def role_findings(client: Clients, role: str, account: str) -> list[Finding]:
         name = str(policy.get("PolicyName", ""))
         arn = str(policy.get("PolicyArn", ""))
         if name in ADMIN_LEVEL_POLICIES and ":iam::aws:policy/" in arn:
-            out.append(
-                Finding(
-                    role,
-                    f"the AWS managed policy {name} ({arn}) is attached: administrator-level power — way too "
-                    "much for a function that only writes items to one table",
-                    "lab3",
-                )
+            summary = (
+                f"the AWS managed policy {name} ({arn}) is attached: administrator-level power — way too "
+                "much for a function that only writes items to one table"
+                if logical_id == "MetadataLambdaRole"
+                else f"the AWS managed policy {name} ({arn}) is attached: administrator-level power — way too much "
+                "for a function that only does one job"
             )
+            out.append(_finding(logical_id, role, summary, "lab3"))
     trust = iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument")
     if trust:
-        document = trust if isinstance(trust, str) else json.dumps(trust)
-        try:
-            principals = trusted_principals(urllib.parse.unquote(document) if document.startswith("%") else document)
-        except PolicyParseError:
-            principals = ()
-        for principal in principals:
-            if principal.kind == "everyone":
-                out.append(Finding(role, "the trust policy lets anyone (*) assume the role", "lab3"))
-            elif principal.kind in ("account", "user", "role", "assumed-role"):
-                other = caller_from(principal.value).account
-                if other != account:
-                    out.append(
-                        Finding(
-                            role,
-                            f"the trust policy lets another account ({other}: {principal.value}) assume the role",
-                            "lab3",
-                        )
-                    )
+        out += [_finding(logical_id, role, summary, "lab3") for summary in _trust_findings(trust, role, account)]
     for name in iam.list_role_policies(RoleName=role).get("PolicyNames", []):
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         statements = document.get("Statement", []) if isinstance(document, Mapping) else []
@@ -496,19 +531,41 @@ def role_findings(client: Clients, role: str, account: str) -> list[Finding]:
             }
         )
         if broad:
-            out.append(
-                Finding(role, f"the inline policy {name} allows {', '.join(broad)} on every resource (*)", "lab3")
-            )
+            summary = f"the inline policy {name} allows {', '.join(broad)} on every resource (*)"
+            out.append(_finding(logical_id, role, summary, "lab3"))
     return out
 
 
-def bucket_findings(client: Clients, bucket: str) -> list[Finding]:
+def bucket_findings(client: Clients, bucket: str, logical_id: str = "", *, log_target_of: str = "") -> list[Finding]:
+    """Encryption and access logging, judged as lab 4 judges them: a log bucket (`log_target_of` names
+    the bucket that logs into it) cannot log to itself, so it is exempt from logging."""
     s3 = client("s3")
     out = []
     if s3_settings.default_encryption(s3, bucket) is None:
-        out.append(Finding(bucket, "the bucket has no default encryption: uploads are stored unencrypted", "lab2"))
-    if s3_settings.access_logging(s3, bucket) is None:
-        out.append(Finding(bucket, "server access logging is off: nobody can tell who read or wrote files", "lab2"))
+        summary = "the bucket has no default encryption: uploads are stored unencrypted"
+        out.append(_finding(logical_id, bucket, summary, "lab2"))
+    if not log_target_of and s3_settings.access_logging(s3, bucket) is None:
+        summary = "server access logging is off: nobody can tell who read or wrote files"
+        out.append(_finding(logical_id, bucket, summary, "lab2"))
+    return out
+
+
+def table_findings(client: Clients, table: str, logical_id: str = "") -> list[Finding]:
+    """Beyond the labs: the table's encryption key and point-in-time recovery (only the template fixes them)."""
+    dynamodb = client("dynamodb")
+    out: list[Finding] = []
+    try:
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    except ClientError:
+        return out
+    if (described.get("SSEDescription") or {}).get("Status") not in ("ENABLED", "ENABLING"):
+        summary = "the table is encrypted with an AWS owned key: its use is neither visible nor controllable here"
+        out.append(_finding(logical_id, table, summary, TEMPLATE_ONLY))
+    pitr = (backups.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
+    if pitr != "ENABLED":
+        summary = "point-in-time recovery is off: a deleted or overwritten item cannot be restored"
+        out.append(_finding(logical_id, table, summary, TEMPLATE_ONLY))
     return out
 
 
@@ -523,6 +580,12 @@ def build_inventory(
     findings: list[Finding] = []
     present = {a.logical_id: a for a in assets if a.state != "missing"}
     stack_ids = {a.physical_id for a in assets}
+    buckets = [a for a in assets if a.type == "AWS::S3::Bucket" and a.logical_id in present]
+    logs_into: dict[str, str] = {}  # log bucket -> a bucket that logs into it (lab 4's exemption)
+    for bucket in buckets:
+        target = s3_settings.access_logging(client("s3"), bucket.physical_id)
+        if target is not None and target.target_bucket != bucket.physical_id:
+            logs_into[target.target_bucket] = bucket.physical_id
     for asset in list(assets):
         if asset.logical_id not in present:
             continue
@@ -532,9 +595,12 @@ def build_inventory(
             log_bucket = _log_bucket(client, asset.physical_id, region, stack_ids)
             if log_bucket is not None:
                 assets.append(log_bucket)
-            findings += bucket_findings(client, asset.physical_id)
+            source = logs_into.get(asset.physical_id, "")
+            findings += bucket_findings(client, asset.physical_id, asset.logical_id, log_target_of=source)
         elif asset.type == "AWS::IAM::Role":
-            findings += role_findings(client, asset.physical_id, account)
+            findings += role_findings(client, asset.physical_id, account, asset.logical_id)
+        elif asset.type == "AWS::DynamoDB::Table":
+            findings += table_findings(client, asset.physical_id, asset.logical_id)
     return Inventory(
         stack=stack, assets=(stack_asset(stack, region), *assets), findings=tuple(findings), declared=declared
     )

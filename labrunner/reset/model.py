@@ -8,6 +8,9 @@ from enum import StrEnum
 from labrunner.model import Report, Status
 
 RESET_SCHEMA = "labrunner.reset/v1"
+# Lab 4's Config setup (recorder, delivery channel and bucket, rules, demo bucket) is the account's,
+# shared by every lab stack in it (SPEC §7): its steps may pass while another stack remains.
+SHARED_LAB = "lab4."
 
 
 class Kind(StrEnum):
@@ -40,6 +43,7 @@ class PlanItem:
     in_stack: bool = False  # a bucket of the stack: emptied before the stack is deleted
     log_target: bool = False  # other buckets log into it: deleted after them
     stack_id: str = ""  # for the stack: its id (names are reused, ids are not)
+    owner: str = ""  # the stack it belongs to; "" for what the account's lab stacks share (Config)
 
     @property
     def action(self) -> str:
@@ -61,6 +65,7 @@ class Plan:
     region: str
     stack: str
     items: tuple[PlanItem, ...]
+    shared_with: tuple[str, ...] = ()  # other lab stacks in the account and region: shared pieces stay
 
     @property
     def deletions(self) -> tuple[PlanItem, ...]:
@@ -99,7 +104,18 @@ class ResetResult:
         """Steps that still pass after the reset: lab state left behind (or never the lab's)."""
         if self.after is None:
             return ()
-        return tuple(step.id for step in self.after.steps if step.status is Status.PASS)
+        return tuple(
+            step.id
+            for step in self.after.steps
+            if step.status is Status.PASS and not (self.plan.shared_with and step.id.startswith(SHARED_LAB))
+        )
+
+    @property
+    def shared_passing(self) -> tuple[str, ...]:
+        """Steps that pass on what the account's other lab stacks still share (Config): no leftover."""
+        if self.after is None or not self.plan.shared_with:
+            return ()
+        return tuple(s.id for s in self.after.steps if s.status is Status.PASS and s.id.startswith(SHARED_LAB))
 
     @property
     def clean(self) -> bool:

@@ -21,16 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from labrunner.aws.config import LAB_RULES
+from labrunner.aws.config import DEMO_BUCKET_PREFIX, LAB_RULES
 from labrunner.aws.lab_buckets import STACK_TAG_KEY
 from labrunner.aws.s3 import LAB_TAG, LOG_BUCKET_PREFIX
 
 LAB_TAG_KEY = LAB_TAG["Key"]
 LAB_TAG_VALUE = LAB_TAG["Value"]
 STACK_NAME_TAG = "aws:cloudformation:stack-name"  # CloudFormation's own tag on what a stack made
-SOLVE_STACK_TAG = STACK_TAG_KEY  # solve's tag on the buckets it makes for one stack
-# SPEC §4; lab 4's helpers do not name the demo bucket yet.
-DEMO_BUCKET_PREFIX = "immersion-config-demo-"
+STACK_TAG = STACK_TAG_KEY  # the stack solve (or the hardened template) made a thing for
 LAB_BUCKET_PREFIXES = (LOG_BUCKET_PREFIX, DEMO_BUCKET_PREFIX)
 LAB_RULE_NAMES = frozenset(rule.name for rule in LAB_RULES)
 # Enough of the workload to recognise its stack even when half of it is gone.
@@ -59,13 +57,15 @@ def lab_tagged(tags: Mapping[str, str]) -> bool:
     return tags.get(LAB_TAG_KEY) == LAB_TAG_VALUE
 
 
+def owner_stack(tags: Mapping[str, str]) -> str | None:
+    """The stack this was made for: CloudFormation's tag, else the one solve puts."""
+    return tags.get(STACK_NAME_TAG) or tags.get(STACK_TAG) or None
+
+
 def other_stack(tags: Mapping[str, str], stack_name: str) -> str | None:
-    """The stack that made this, when CloudFormation's tag (or solve's) names one that is not ours."""
-    for key in (STACK_NAME_TAG, SOLVE_STACK_TAG):
-        owner = tags.get(key)
-        if owner and owner != stack_name:
-            return owner
-    return None
+    """The stack that made this, when a tag names one that is not ours."""
+    owner = owner_stack(tags)
+    return owner if owner and owner != stack_name else None
 
 
 def lab_bucket_name(name: str, suffix: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -54,6 +54,8 @@ class _Discovery:
     claimed_buckets: dict[str, PlanItem] = field(default_factory=dict)
     function_names: set[str] = field(default_factory=set)
     function_ids: set[str] = field(default_factory=set)
+    other_stacks: list[str] = field(default_factory=list)  # the account's other lab stacks (this region)
+    logs_from_others: dict[str, list[str]] = field(default_factory=dict)  # log bucket -> their buckets logging to it
 
     def client(self, service: str) -> Any:
         return self.ctx.client(service)
@@ -69,6 +71,66 @@ class _Discovery:
             self.items.append(item)
         elif not any(i.kind is item.kind and i.name == item.name for i in self.kept):
             self.kept.append(item)
+
+    # -- the account's other lab stacks ---------------------------------------------------------
+    def others(self) -> None:
+        """Other students' workload stacks in this account and region (SPEC §7): what they use stays."""
+        cfn = self.client("cloudformation")
+        s3 = self.client("s3")
+        for page in cfn.get_paginator("list_stacks").paginate():
+            for summary in page.get("StackSummaries", []):
+                name = summary.get("StackName", "")
+                if name == self.ctx.stack_name or summary.get("StackStatus") == "DELETE_COMPLETE":
+                    continue
+                try:
+                    rows = cfn.list_stack_resources(StackName=summary["StackId"])["StackResourceSummaries"]
+                except ClientError:
+                    continue
+                if not own.workload_stack(r["LogicalResourceId"] for r in rows):
+                    continue
+                self.other_stacks.append(name)
+                for row in rows:
+                    bucket = row.get("PhysicalResourceId", "")
+                    if row["ResourceType"] != own.BUCKET_TYPE or not bucket:
+                        continue
+                    try:
+                        target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
+                    except ClientError:
+                        continue
+                    if target and target != bucket:
+                        self.logs_from_others.setdefault(target, []).append(f"{bucket} (stack {name})")
+        if not self.other_stacks:
+            return
+        # Lab 4's demo bucket is the account's (it stays with the other stacks): so is where it logs.
+        for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
+            if not bucket.startswith(own.DEMO_BUCKET_PREFIX):
+                continue
+            try:
+                target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
+            except ClientError:
+                continue
+            if target and target != bucket:
+                self.logs_from_others.setdefault(target, []).append(f"{bucket} (lab 4's demo bucket)")
+
+    @property
+    def shared_note(self) -> str:
+        """Why an account-wide piece stays, or "" when this is the account's last lab stack."""
+        if not self.other_stacks:
+            return ""
+        return (
+            f"shared by the account's lab stacks, and {', '.join(sorted(self.other_stacks))} remains here: it goes "
+            "with the last lab stack in this account and region"
+        )
+
+    def _kept_for_others(self, bucket: str) -> str | None:
+        """Why a bucket of the lab stays for the other stacks, or None."""
+        sources = self.logs_from_others.get(bucket)
+        if sources:
+            return f"still receives the access logs of {', '.join(sorted(sources))}: it goes with the last of them"
+        shared_names = (own.DEMO_BUCKET_PREFIX, own.DELIVERY_BUCKET_PREFIX)
+        if self.shared_note and bucket.startswith(shared_names):
+            return f"lab 4's Config bucket, {self.shared_note}"
+        return None
 
     # -- the stack ----------------------------------------------------------------------------
     def stack(self) -> None:
@@ -152,10 +214,18 @@ class _Discovery:
             by_tag = f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}" if own.lab_tagged(tags[name]) else None
             if by_name is None and by_tag is None:
                 continue
-            if own.other_stack(tags[name], self.ctx.stack_name) is not None:
-                continue  # made by another stack (CloudFormation propagates the lab tag to its resources)
+            owner = own.other_stack(tags[name], self.ctx.stack_name)
+            if owner is not None:
+                # made for another stack (CloudFormation propagates the lab tag to its resources)
+                if owner in self.other_stacks:
+                    self.add(PlanItem(Kind.BUCKET, name, f"made for stack {owner}", delete=False, owner=owner))
+                continue
             if _bucket_region(_location(s3, name)) != self.ctx.region:
                 continue  # the lab in another region: that region's reset
+            kept = self._kept_for_others(name)
+            if kept is not None:
+                self.add(PlanItem(Kind.BUCKET, name, f"{by_tag or by_name}, but {kept}", delete=False))
+                continue
             self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or ""))
 
     def log_targets(self) -> None:
@@ -180,6 +250,10 @@ class _Discovery:
                 continue
             if own.other_stack(_bucket_tags(s3, target), self.ctx.stack_name) is not None:
                 self.add(PlanItem(Kind.BUCKET, target, f"{names} log to it, but another stack made it", delete=False))
+                continue
+            kept = self._kept_for_others(target)
+            if kept is not None:
+                self.add(PlanItem(Kind.BUCKET, target, f"{names} log to it, but it {kept}", delete=False))
                 continue
             stray = _foreign_object(s3, target, [prefix for _, prefix in logging_here])
             if stray is None:
@@ -212,12 +286,12 @@ class _Discovery:
                 )
                 self.add(PlanItem(Kind.RECORDER, recorder["name"], why, delete=False))
                 continue
-            self.add(PlanItem(Kind.RECORDER, recorder["name"], why))
+            shared = self.shared_note
+            self.add(PlanItem(Kind.RECORDER, recorder["name"], f"{why}; {shared}" if shared else why, not shared))
             for channel in channels:
                 bucket = channel.get("s3BucketName", "")
-                self.add(
-                    PlanItem(Kind.CHANNEL, channel["name"], f"delivery channel of the lab's recorder (to {bucket})")
-                )
+                why = f"delivery channel of the lab's recorder (to {bucket})"
+                self.add(PlanItem(Kind.CHANNEL, channel["name"], f"{why}; {shared}" if shared else why, not shared))
         self._rules(config)
 
     def _recorder_reason(self, config: Any, recorder: dict[str, Any], channels: list[dict[str, Any]]) -> str | None:
@@ -231,7 +305,9 @@ class _Discovery:
                 return f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}"
         for channel in channels:
             bucket = channel.get("s3BucketName", "")
-            if bucket in self.claimed_buckets:
+            if bucket in self.claimed_buckets or (
+                self.shared_note and own.lab_bucket_name(bucket, self.ctx.suffix) is not None
+            ):
                 return f"delivers to {bucket}, a bucket the lab made"
         return None
 
@@ -253,15 +329,24 @@ class _Discovery:
             why = f"created by {rule['CreatedBy']}: that service's rule, not the lab's"
             self.add(PlanItem(Kind.CONFIG_RULE, name, why, delete=False))
             return
+        shared = self.shared_note
         if name in own.LAB_RULE_NAMES:
-            self.add(PlanItem(Kind.CONFIG_RULE, name, "the lab's rule name"))
+            self.add(
+                PlanItem(
+                    Kind.CONFIG_RULE,
+                    name,
+                    f"the lab's rule name; {shared}" if shared else "the lab's rule name",
+                    not shared,
+                )
+            )
             return
         try:
             tags = own.tag_dict(config.list_tags_for_resource(ResourceArn=rule["ConfigRuleArn"]).get("Tags", []))
         except (ClientError, KeyError):
             tags = {}
         if own.lab_tagged(tags):
-            self.add(PlanItem(Kind.CONFIG_RULE, name, f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}"))
+            why = f"tagged {own.LAB_TAG_KEY}={own.LAB_TAG_VALUE}"
+            self.add(PlanItem(Kind.CONFIG_RULE, name, f"{why}; {shared}" if shared else why, not shared))
             return
         source = (rule.get("Source") or {}).get("SourceIdentifier", "")
         if source in LAB_RULE_SOURCES:
@@ -297,8 +382,24 @@ class _Discovery:
             account=self.ctx.account_id,
             region=self.ctx.region,
             stack=self.ctx.stack_name,
-            items=tuple(items) + tuple(self.kept),
+            items=tuple(self._owned(i) for i in (*items, *self.kept)),
+            shared_with=tuple(sorted(self.other_stacks)),
         )
+
+    def _owned(self, item: PlanItem) -> PlanItem:
+        """Say which stack the item belongs to: ours, another's, or the account's lab stacks together."""
+        if item.owner:
+            return item
+        account_wide = item.kind in (Kind.RECORDER, Kind.CHANNEL, Kind.CONFIG_RULE) or item.name.startswith(
+            (own.DEMO_BUCKET_PREFIX, own.DELIVERY_BUCKET_PREFIX)
+        )
+        if account_wide or item.name in self.logs_from_others:
+            owner = "(the account's lab stacks)"
+        elif not item.delete:
+            return item
+        else:
+            owner = self.ctx.stack_name
+        return replace(item, owner=owner)
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:
@@ -343,6 +444,7 @@ def _foreign_object(s3: Any, bucket: str, prefixes: Iterable[str]) -> str | None
 def plan_reset(ctx: Context) -> Plan:
     """What a reset of this account removes and why, and what it saw and keeps. Changes nothing."""
     discovery = _Discovery(ctx.read_only_twin())
+    discovery.others()
     discovery.stack()
     discovery.buckets()
     discovery.log_targets()

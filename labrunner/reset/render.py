@@ -33,20 +33,24 @@ def plan_table(plan: Plan) -> Table:
     )
     table.add_column("type")
     table.add_column("name", overflow="fold")
+    table.add_column("belongs to", overflow="fold")
     table.add_column("why it is the lab's", overflow="fold")
     table.add_column("action")
     for item in plan.items:
         style = "cyan" if not item.delete else ""
-        table.add_row(str(item.kind), escape(item.name), escape(item.why), Text(item.action, style=style))
+        table.add_row(
+            str(item.kind), escape(item.name), escape(item.owner), escape(item.why), Text(item.action, style=style)
+        )
     if not plan.items:
-        table.add_row("—", "nothing the lab made was found", "", "")
+        table.add_row("—", "nothing the lab made was found", "", "", "")
     return table
 
 
 def plan_lines(plan: Plan) -> list[str]:
     lines = [f"reset plan for {where(plan)}: {len(plan.deletions)} to delete, {len(plan.kept)} kept"]
     for item in plan.items:
-        lines.append(f"  {item.action.upper():30} {item.kind}: {item.name} — {item.why}")
+        owner = f" [{item.owner}]" if item.owner else ""
+        lines.append(f"  {item.action.upper():30} {item.kind}: {item.name}{owner} — {item.why}")
     if not plan.items:
         lines.append("  nothing the lab made was found")
     return lines
@@ -91,6 +95,12 @@ def verdict(result: ResetResult) -> str:
         aside = ""
         if result.account_free:
             aside = f"; left out, as they judge files, not the account: {', '.join(result.account_free)}"
+        if result.shared_passing:
+            aside += (
+                f"; {', '.join(result.shared_passing)} still pass on the Config setup that "
+                f"{', '.join(result.plan.shared_with)} still uses"
+            )
+            return f"stack {result.plan.stack} is gone: nothing of it is left{aside}"
         return f"the account is back at the start: none of the {total} steps that read it passes{aside}"
     reasons = []
     if result.failures:
@@ -126,7 +136,14 @@ def reset_dict(result: ResetResult) -> dict[str, Any]:
         "dry_run": result.dry_run,
         "duration_s": result.duration_s,
         "plan": [
-            {"type": str(i.kind), "name": i.name, "why": i.why, "action": i.action, "delete": i.delete}
+            {
+                "type": str(i.kind),
+                "name": i.name,
+                "stack": i.owner,
+                "why": i.why,
+                "action": i.action,
+                "delete": i.delete,
+            }
             for i in plan.items
         ],
         "actions": [

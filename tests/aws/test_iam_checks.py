@@ -44,13 +44,14 @@ DYNAMODB_CASES: list[tuple[str, list[NamedPolicy], str, str]] = [
     ("exact", [_policy(_allow("dynamodb:PutItem"))], "pass", ""),
     ("action names are case-insensitive", [_policy(_allow("DynamoDB:putitem"))], "pass", ""),
     ("Put* also grants PutResourcePolicy", [_policy(_allow("dynamodb:Put*"))], "fail", "PutResourcePolicy"),
-    ("Resource * reaches other tables", [_policy(_allow("dynamodb:PutItem", "*"))], "fail", "another table"),
+    ("Resource * reaches other tables", [_policy(_allow("dynamodb:PutItem", "*"))], "fail", "does not start with"),
     (
-        "a prefix wildcard reaches other tables",
+        "a wildcard broader than the table's name reaches other tables",
         [_policy(_allow("dynamodb:PutItem", "arn:aws:dynamodb:*:*:table/me*"))],
         "fail",
-        "meta-other",
+        "does not start with meta",
     ),
+    ("the lab text's prefix wildcard", [_policy(_allow("dynamodb:PutItem", f"{TABLE}*"))], "pass", ""),
     (
         "Allow NotAction grants everything else",
         [_policy({"Effect": "Allow", "NotAction": "dynamodb:DeleteTable", "Resource": TABLE})],
@@ -61,7 +62,7 @@ DYNAMODB_CASES: list[tuple[str, list[NamedPolicy], str, str]] = [
         "Allow NotResource reaches other tables",
         [_policy({"Effect": "Allow", "Action": "dynamodb:PutItem", "NotResource": "arn:aws:dynamodb:*:*:table/x"})],
         "fail",
-        "another table",
+        "does not start with",
     ),
     (
         "an explicit Deny overrides the Allow",
@@ -111,6 +112,50 @@ def test_dynamodb_least_privilege(
         failing = " ".join(c.detail for c in checks if not c.passed)
         assert needle in failing
         assert all(c.hint for c in checks if not c.passed)
+
+
+# A table named as CloudFormation names it: <stack>-<LogicalId>-<RANDOM>.
+CFN_RES = LabResources(
+    account="123456789012",
+    region="us-east-1",
+    role_name="fn-role",
+    table="immersion-ObjectMetadataTable-1KX6ZQ0RVPFZM",
+    queue="events",
+    function="fn",
+)
+LAB_TEXT_WILDCARD = "arn:aws:dynamodb:us-east-1:123456789012:table/immersion-ObjectMetadataTable*"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # The lab text's policy: passes, with a note that the exact ARN is tighter.
+        (LAB_TEXT_WILDCARD, ["immersion-ObjectMetadataTable-1KX6ZQ0RVPFZM", "orders"], "pass", "exact ARN"),
+        # ... but not when another existing table matches the prefix: it is named.
+        (LAB_TEXT_WILDCARD, ["immersion-ObjectMetadataTable-OLD0DEPLOY01"], "fail", "OLD0DEPLOY01"),
+        # Broader wildcards cover tables of other names.
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/immersion-*", [], "fail", "does not start with"),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/immersion-ObjectMetadataTab*", [], "fail", "does not start"),
+        # The exact ARN: no note needed; another existing table is untouched.
+        (CFN_RES.table_arn(), ["orders"], "pass", ""),
+        # A statement for another existing table by its exact name fails, naming it.
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/orders", ["orders"], "fail", "existing table orders"),
+    ],
+)
+def test_prefix_wildcard_of_the_lab_text(
+    local_server: Endpoint, admin_session: boto3.Session, case: tuple[str, list[str], str, str]
+) -> None:
+    resource, existing, expected, needle = case
+    sqs = NamedPolicy("RetrieveSqsMessages", "role", lab_sqs_policy(CFN_RES.queue_arn()))
+    grants = [_allow("dynamodb:PutItem", CFN_RES.table_arn())] if resource.endswith("orders") else []
+    policy = _policy(_allow("dynamodb:PutItem", resource), *grants)
+    for make in _evaluators(local_server, admin_session):
+        checks = dynamodb_least_privilege_checks(make([policy, sqs]), CFN_RES, existing)
+        assert status_of(tuple(checks)).value == expected, (make, checks)
+        text = " ".join(c.detail for c in checks if c.passed == (expected == "pass"))
+        assert needle in text, checks
+        if expected == "pass" and not needle:
+            assert "tighter" not in text
 
 
 def test_offending_statement_is_named(local_server: Endpoint, admin_session: boto3.Session) -> None:

@@ -3,6 +3,7 @@ updated through a change set, and hand-made states graded."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -49,7 +50,7 @@ def edited_secure_template(tmp_path: Path, edit: str, value: object = None, *als
         *parents, last = path.split(".")
         node = template
         for key in parents:
-            node = node[key]
+            node = node[int(key)] if isinstance(node, list) else node[key]
         if new is None:
             del node[last]
         else:
@@ -66,9 +67,105 @@ def test_both_templates_pass_cfn_lint(template: Path) -> None:
     assert [c.passed for c in lint_checks(template.read_text(), "us-east-1")] == [True]
 
 
-def test_bundled_hardened_template_passes(ctx: Context) -> None:
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STUDENT = FIXTURES / "student_secure_template.yaml"
+OFFICIAL_SHAPE = FIXTURES / "official_shape_template.yaml"
+
+
+def test_bundled_hardened_template_passes(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, SECURE)
     report = run(ctx, "check", ["extra.template-secure"])
     assert statuses(report)["extra.template-secure"] is Status.PASS, failed(ctx, "extra.template-secure")
+
+
+def test_without_a_stack_or_a_file_nothing_is_graded(ctx: Context) -> None:
+    """The bundled answer key is never what a student is graded on: no stack, no file → not passed."""
+    report = run(ctx, "check", ["extra.template-secure"])
+    result = step(report, "extra.template-secure")
+    assert result.status is Status.FAIL
+    assert "nothing to grade" in failed(ctx, "extra.template-secure")["template to grade"]
+    assert "LABRUNNER_SECURE_TEMPLATE" in result.checks[0].hint
+
+
+def test_the_deployed_insecure_template_is_graded_and_fails(deployed: Context) -> None:
+    findings = failed(deployed, "extra.template-secure")
+    assert "role: no administrator policy attached" in findings
+    report = run(deployed, "check", ["extra.template-secure"])
+    first = step(report, "extra.template-secure").checks[0]
+    assert first.passed and f"the template deployed in stack {deployed.stack_name}" in first.detail
+
+
+def test_a_students_own_template_with_unquoted_dates_passes(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, STUDENT)
+    assert "Version: 2012-10-17\n" in STUDENT.read_text()  # unquoted, as the official template writes it
+    report = run(ctx, "check", ["extra.template-secure"])
+    assert statuses(report)["extra.template-secure"] is Status.PASS, failed(ctx, "extra.template-secure")
+    names = {c.name for c in step(report, "extra.template-secure").checks}
+    assert "role S3EventSubscriptionLambdaRole: least privilege" in names
+    assert "queue policy: only the upload bucket may send" in names
+
+
+def test_official_shape_fails_with_named_findings(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_template(monkeypatch, OFFICIAL_SHAPE)
+    findings = failed(ctx, "extra.template-secure")
+    assert "SystemAdministrator" in findings["role: no administrator policy attached"]
+    assert "SystemAdministrator" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+    assert "only the template" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+    assert "queue policy: only the upload bucket may send" not in findings  # it keeps SourceArn and SourceAccount
+
+
+def test_student_template_leaving_system_administrator_fails(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = STUDENT.read_text().replace(
+        "iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "iam::aws:policy/job-function/SystemAdministrator",
+    )
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "SystemAdministrator" in findings["role: no administrator policy attached"]
+    assert "SystemAdministrator" in findings["role S3EventSubscriptionLambdaRole: least privilege"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "where"),
+    [
+        ("Resources:\n  R:\n    Type: [AWS::S3::Bucket\n    Properties: {}\n", "line 4, column"),
+        ('{\n  "Resources": {"R": {"Type" "AWS::S3::Bucket"}}\n}\n', "line 2, column"),
+    ],
+    ids=["yaml", "json"],
+)
+def test_a_template_that_does_not_parse_fails_with_line_and_column(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str, where: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    use_template(monkeypatch, path)
+    report = run(ctx, "check", ["extra.template-secure"])
+    assert statuses(report)["extra.template-secure"] is Status.FAIL  # not error: the student's mistake
+    detail = failed(ctx, "extra.template-secure")["template parses"]
+    assert where in detail, detail
+
+
+def test_queue_policy_without_confused_deputy_protection_fails(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = edited_secure_template(
+        tmp_path, "Resources.S3NotificationQueuePolicy.Properties.PolicyDocument.Statement.0.Condition"
+    )
+    use_template(monkeypatch, path)
+    findings = failed(ctx, "extra.template-secure")
+    assert "confused deputy" in findings["queue policy: only the upload bucket may send"]
+    assert any("aws:SourceArn" in h for h in hints(ctx, "extra.template-secure"))
+
+
+def test_the_reference_template_keeps_source_arn_and_source_account() -> None:
+    template = yaml.load(SECURE.read_text(), Loader=TemplateLoader)
+    statement = template["Resources"]["S3NotificationQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert set(statement["Condition"]["ArnLike"]) == {"aws:SourceArn"}
+    assert set(statement["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
 
 
 def test_insecure_template_fails_with_specific_findings(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +231,11 @@ def test_cfn_lint_findings_fail_the_template(ctx: Context, tmp_path: Path, monke
 
 
 # -- the live stack ----------------------------------------------------------------------------
-def test_stack_never_updated_fails(deployed: Context) -> None:
+def test_stack_never_updated_fails(deployed: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deployed (insecure) template fails extra.template-secure, which skips this step: a
+    # student's secure file (not deployed yet) lets it run and say what the stack lacks.
+    assert statuses(run(deployed, "check", EXTRA))["extra.stack-secure"] is Status.SKIPPED
+    use_template(monkeypatch, STUDENT)
     findings = failed(deployed, "extra.stack-secure")
     assert "deployed template carries the fixes" in findings
     assert any("solve extra" in h for h in hints(deployed, "extra.stack-secure"))
@@ -145,9 +246,15 @@ def secured(deployed: Context) -> Context:
     report = run(deployed, "solve", ["extra"])
     unmet = {c.name: c.detail for s in report.steps for c in s.checks if not c.passed}
     assert statuses(report) == dict.fromkeys(EXTRA, Status.PASS), unmet
-    notes = step(report, "extra.stack-secure").notes
+    # template-secure's apply updates the stack from the reference; stack-secure then finds it done.
+    notes = step(report, "extra.template-secure").notes + step(report, "extra.stack-secure").notes
     assert any(n.startswith("change set ") for n in notes), notes
     assert any("Add AccessLogsBucket" in n for n in notes), notes
+    # Nothing weaker than before: the queue policy still names the sending bucket and account.
+    policy = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=deployed.stack().resources["S3NotificationQueue"].physical_id, AttributeNames=["Policy"]
+    )["Attributes"]["Policy"]
+    assert "aws:SourceArn" in policy and "aws:SourceAccount" in policy, policy
     # The probe upload proves the pipeline under the new permissions only if it is in a later second.
     events = deployed.client("cloudformation").describe_stack_events(StackName=deployed.stack().name)["StackEvents"]
     s3 = deployed.client("s3")
@@ -176,9 +283,10 @@ def test_console_change_after_the_update_fails_as_drift(secured: Context) -> Non
     assert "drift" in findings["lab3.no-admin live"]
 
 
-def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context) -> None:
+def test_fixed_in_the_console_but_not_in_the_template_fails(deployed: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     report = run(deployed, "solve", ["lab2", "lab3"])
     deployed.refresh()
+    use_template(monkeypatch, STUDENT)
     findings = failed(deployed, "extra.stack-secure")
     assert "deployed template carries the fixes" in findings, findings
     assert "undone by the next stack update" in findings["deployed template carries the fixes"]
@@ -197,3 +305,21 @@ def test_an_upload_before_the_stack_update_does_not_prove_the_pipeline(deployed:
     findings = failed(deployed, "lab3.pipeline")
     assert list(findings) == ["uploaded with the current permissions"], findings
     assert "predates the role's last permission change" in findings["uploaded with the current permissions"]
+
+
+def test_queue_policy_opened_by_hand_fails_stack_secure(secured: Context) -> None:
+    queue = secured.workload()
+    wide = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue.queue_arn,
+            }
+        ],
+    }
+    secured.client("sqs").set_queue_attributes(QueueUrl=queue.queue_url, Attributes={"Policy": json.dumps(wide)})
+    findings = failed(secured, "extra.stack-secure")
+    assert "confused deputy" in findings["queue policy live: only the upload bucket may send"]

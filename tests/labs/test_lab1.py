@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from labrunner.aws.inventory import build_inventory
@@ -47,20 +51,30 @@ def test_inventory_lists_every_asset_with_ids_arns_and_console_links(deployed: C
     assert result.changed is False
     assets = {a["logical_id"]: a for a in inventory_of(report) if a["in_stack"]}
     assert set(assets) == set(LOGICAL_IDS)
-    stack = deployed.stack()
+    # Compared with CloudFormation's own answer, not with the reader the inventory is built from.
+    cfn = deployed.client("cloudformation")
+    raw = cfn.describe_stack_resources(StackName=deployed.stack_name)["StackResources"]
+    assert {r["LogicalResourceId"] for r in raw} == set(LOGICAL_IDS)
+    for row in raw:
+        asset = assets[row["LogicalResourceId"]]
+        assert asset["physical_id"] == row["PhysicalResourceId"]
+        assert asset["type"] == row["ResourceType"]
     for logical_id in LOGICAL_IDS:
         asset = assets[logical_id]
-        assert asset["physical_id"] == stack.resources[logical_id].physical_id
-        assert asset["type"] == stack.resources[logical_id].type
         assert asset["state"] == "present"
         assert asset["console"].startswith("https://") and "console.aws.amazon.com" in asset["console"]
         if logical_id != "S3NotificationQueuePolicy":  # a queue policy has no ARN of its own
             assert asset["arn"].startswith("arn:aws:")
+    table = deployed.client("dynamodb").describe_table(TableName=assets["ObjectMetadataTable"]["physical_id"])
+    assert assets["ObjectMetadataTable"]["arn"] == table["Table"]["TableArn"]
+    function = deployed.client("lambda").get_function(FunctionName=assets["MetadataLambda"]["physical_id"])
+    assert assets["MetadataLambda"]["arn"] == function["Configuration"]["FunctionArn"]
+    assert assets["FileUploadsBucket"]["physical_id"] in {
+        b["Name"] for b in deployed.client("s3").list_buckets()["Buckets"]
+    }
     workload = deployed.workload()
-    assert assets["ObjectMetadataTable"]["arn"] == workload.table_arn
-    assert assets["MetadataLambda"]["arn"] == workload.function_arn
     outside = {a["physical_id"]: a for a in inventory_of(report) if not a["in_stack"]}
-    log_group = outside[workload.log_group]
+    log_group = outside[f"/aws/lambda/{function['Configuration']['FunctionName']}"]
     assert log_group["type"] == "AWS::Logs::LogGroup" and log_group["state"] == "present"
     assert "cloudwatch" in log_group["console"] and "us-east-1" in log_group["console"]
     # apply printed the inventory: one line per asset
@@ -192,3 +206,78 @@ def test_bucket_policy_resources_are_probed_too(ctx: Context) -> None:
     assert asset["console"].endswith("/s3/buckets/inventory-logs?region=us-east-1&tab=permissions")
     s3.delete_bucket_policy(Bucket="inventory-logs")
     assert policy_asset()["state"] == "missing"
+
+
+OFFICIAL_SHAPE = Path(__file__).resolve().parents[1] / "fixtures" / "official_shape_template.yaml"
+
+
+def _findings(report: Report) -> list[dict[str, str]]:
+    findings = step(report, "lab1.inventory").data["findings"]
+    assert isinstance(findings, list)
+    return findings
+
+
+def _deploy_official_shape(ctx: Context) -> dict[str, str]:
+    """The official template's shape, deployed with the plain aws CLI as an instructor would."""
+    aws = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
+    subprocess.run(
+        [
+            aws, "cloudformation", "deploy", "--stack-name", ctx.stack_name, "--template-file", str(OFFICIAL_SHAPE),
+            "--capabilities", "CAPABILITY_IAM",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    rows = ctx.client("cloudformation").describe_stack_resources(StackName=ctx.stack_name)["StackResources"]
+    ctx.refresh()
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in rows}
+
+
+def test_findings_of_the_official_shape_name_resource_and_who_fixes_it(ctx: Context) -> None:
+    physical = _deploy_official_shape(ctx)
+    report = run(ctx, "check", ["lab1"])
+    assert step(report, "lab1.inventory").status is Status.PASS, failed(report)
+    findings = _findings(report)
+    by = {(f["resource"].split(" ")[0], f["fixed_in"]): f["summary"] for f in findings}
+    # The function's role: lab 3 fixes it — SystemAdministrator, the wildcard policy, the trust to the root.
+    role = [f for f in findings if f["resource"].startswith("MetadataLambdaRole ")]
+    assert all(f["fixed_in"] == "lab3" for f in role)
+    assert physical["MetadataLambdaRole"] in role[0]["resource"]
+    texts = " ".join(f["summary"] for f in role)
+    assert "SystemAdministrator" in texts and "dynamodb:*" in texts
+    assert f"this account ({ctx.account_id}" in texts and "root" in texts
+    # The custom-resource function's role: no lab step fixes it, only the template.
+    custom = [f for f in findings if f["resource"].startswith("S3EventSubscriptionLambdaRole ")]
+    assert [f["fixed_in"] for f in custom] == ["extra"]
+    assert "SystemAdministrator" in custom[0]["summary"]
+    assert "only the template" in custom[0]["fix"]
+    # The upload bucket: lab 2; the table's key and backups: only the template.
+    assert ("FileUploadsBucket", "lab2") in by
+    assert {f["fixed_in"] for f in findings if f["resource"].startswith("ObjectMetadataTable ")} == {"extra"}
+    lines = " ".join(c.detail for c in step(report, "lab1.inventory").checks)
+    assert "S3EventSubscriptionLambdaRole" in lines and "no lab step fixes it" in lines
+
+
+def test_a_log_bucket_of_the_stack_is_exempt_from_logging_as_in_lab4(ctx: Context) -> None:
+    """After the extra credit the stack holds its own log bucket: not 'logging off — lab2 fixes it'."""
+    s3 = ctx.client("s3")
+    s3.create_bucket(Bucket="inv-uploads")
+    s3.create_bucket(Bucket="inv-logs")
+    s3.put_bucket_logging(
+        Bucket="inv-uploads",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "inv-logs", "TargetPrefix": "u/"}},
+    )
+    template = {"Resources": {"FileUploadsBucket": {"Type": "AWS::S3::Bucket"}, "Logs": {"Type": "AWS::S3::Bucket"}}}
+    resources = {
+        "FileUploadsBucket": StackResource("FileUploadsBucket", "inv-uploads", "AWS::S3::Bucket", "CREATE_COMPLETE"),
+        "Logs": StackResource("Logs", "inv-logs", "AWS::S3::Bucket", "CREATE_COMPLETE"),
+    }
+    stack = StackInfo(
+        "inv", "arn:aws:cloudformation:us-east-1:123456789012:stack/inv/1", "CREATE_COMPLETE", resources, {}, {}
+    )
+    findings = build_inventory(ctx.client, stack, template, ctx.region, ctx.account_id).findings
+    assert not [f for f in findings if "logging" in f.summary], findings
+    s3.put_bucket_logging(Bucket="inv-uploads", BucketLoggingStatus={})
+    findings = build_inventory(ctx.client, stack, template, ctx.region, ctx.account_id).findings
+    logging_off = {f.resource: f.fixed_in for f in findings if "logging is off" in f.summary}
+    assert logging_off == {"FileUploadsBucket (inv-uploads)": "lab2", "Logs (inv-logs)": "extra"}

@@ -353,3 +353,34 @@ def _read_only_target(ctx: Context) -> OpenTarget:
         endpoint_url=ctx.target.endpoint_url,
         identity=Identity(account=ctx.account_id, arn=arn),
     )
+
+
+def test_the_lab_texts_prefix_wildcard_passes_until_another_table_matches(deployed: Context) -> None:
+    """PutItem on "the table that starts with immersion-ObjectMetadataTable" (SPEC §4)."""
+    iam, w = secure_by_hand(deployed)
+    prefix = w.table.rsplit("-", 1)[0]
+    assert prefix == f"{deployed.stack_name}-ObjectMetadataTable"
+    wildcard = f"arn:aws:dynamodb:{w.region}:{w.account}:table/{prefix}*"
+    put_item = {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": wildcard}
+    iam.put_role_policy(RoleName=w.role, PolicyName="DynamoDbPutItemOnly", PolicyDocument=_doc(put_item))
+    deployed.client("dynamodb").create_table(
+        TableName="orders",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    report = _check(deployed, ["lab3.dynamodb-least-privilege"])
+    assert step(report, "lab3.dynamodb-least-privilege").status is PASS, report
+    assert f"the exact ARN {w.table_arn} is tighter" in _details(report, "lab3.dynamodb-least-privilege")
+
+    # Another existing table with the prefix: the wildcard now reaches it, and it is named.
+    deployed.client("dynamodb").create_table(
+        TableName=f"{prefix}-OLDDEPLOYMENT1",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    report = _check(deployed, ["lab3.dynamodb-least-privilege"])
+    assert step(report, "lab3.dynamodb-least-privilege").status is Status.FAIL
+    assert f"existing table {prefix}-OLDDEPLOYMENT1" in _details(report, "lab3.dynamodb-least-privilege")
+    _assert_fails_have_hints(report)

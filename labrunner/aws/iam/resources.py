@@ -3,6 +3,7 @@ authorization reference, updated daily) to probe them with."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +52,26 @@ class LabResources:
     def other_table(self) -> str:
         # Named after the lab's table, so that prefix wildcards (table/immersion-*) match it too.
         return f"{self.table}-other"
+
+    @property
+    def table_prefix(self) -> str:
+        """The table's name without CloudFormation's random suffix: immersion-ObjectMetadataTable.
+
+        The lab text grants PutItem on "the table that starts with" this prefix."""
+        head, sep, tail = self.table.rpartition("-")
+        return head if sep and head and re.fullmatch(r"[A-Z0-9]{6,}", tail) else self.table
+
+    @property
+    def sibling_table(self) -> str:
+        """A table whose name shares all of the prefix but its last character: any wildcard broader
+        than the lab's `prefix*` (`*`, `immersion-*`, `immersion-ObjectMetadataTab*`) covers it."""
+        prefix = self.table_prefix
+        return prefix[:-1] + ("X" if prefix[-1] != "X" else "Y")
+
+    @property
+    def prefixed_table(self) -> str:
+        """A table the lab text's own wildcard (`table/<prefix>*`) covers."""
+        return f"{self.table_prefix}-{PROBE}"
 
     @property
     def other_queue(self) -> str:
