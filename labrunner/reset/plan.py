@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.cfn import deployed_template, load_template
-from labrunner.aws.config import LAB_RULES
+from labrunner.aws.config import DELIVERY_BUCKET_PREFIX, DEMO_BUCKET_PREFIX, LAB_RULES
 from labrunner.aws.errors import error_code
 from labrunner.aws.stack import StackInfo
 from labrunner.context import Context
@@ -103,7 +103,7 @@ class _Discovery:
             return
         # Lab 4's demo bucket is the account's (it stays with the other stacks): so is where it logs.
         for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
-            if not bucket.startswith(own.DEMO_BUCKET_PREFIX):
+            if not bucket.startswith(DEMO_BUCKET_PREFIX):
                 continue
             try:
                 target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
@@ -127,7 +127,7 @@ class _Discovery:
         sources = self.logs_from_others.get(bucket)
         if sources:
             return f"still receives the access logs of {', '.join(sorted(sources))}: it goes with the last of them"
-        shared_names = (own.DEMO_BUCKET_PREFIX, own.DELIVERY_BUCKET_PREFIX)
+        shared_names = (DEMO_BUCKET_PREFIX, DELIVERY_BUCKET_PREFIX)
         if self.shared_note and bucket.startswith(shared_names):
             return f"lab 4's Config bucket, {self.shared_note}"
         return None
@@ -391,7 +391,7 @@ class _Discovery:
         if item.owner:
             return item
         account_wide = item.kind in (Kind.RECORDER, Kind.CHANNEL, Kind.CONFIG_RULE) or item.name.startswith(
-            (own.DEMO_BUCKET_PREFIX, own.DELIVERY_BUCKET_PREFIX)
+            (DEMO_BUCKET_PREFIX, DELIVERY_BUCKET_PREFIX)
         )
         if account_wide or item.name in self.logs_from_others:
             owner = "(the account's lab stacks)"
