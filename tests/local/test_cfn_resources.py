@@ -196,10 +196,28 @@ def suffix_rule(aws: Aws, bucket: str) -> tuple[str, str]:
     return str(only["Name"]).lower(), str(only["Value"])
 
 
+def _tags(aws: Aws, bucket: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in aws.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+
+
+def own_tags(aws: Aws, bucket: str) -> dict[str, str]:
+    return {k: v for k, v in _tags(aws, bucket).items() if not k.startswith("aws:")}
+
+
+def cfn_tags(aws: Aws, bucket: str) -> dict[str, str]:
+    return {k: v for k, v in _tags(aws, bucket).items() if k.startswith("aws:cloudformation:")}
+
+
 def test_bucket_properties_on_create_and_update(aws: Aws) -> None:
     stack, out = deploy(aws, BUCKETS)
     bucket, logs, url = out["Uploads"], out["Logs"], out["QueueUrl"]
-    assert aws.s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "stage", "Value": "first"}]
+    assert own_tags(aws, bucket) == {"stage": "first"}
+    # CloudFormation adds its own aws:cloudformation:* tags, as on AWS ("Resource tag" in its user guide).
+    assert cfn_tags(aws, bucket) == {
+        "aws:cloudformation:stack-name": stack,
+        "aws:cloudformation:logical-id": "Uploads",
+        "aws:cloudformation:stack-id": aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackId"],
+    }
     assert aws.s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     block = aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert block == {
@@ -219,7 +237,7 @@ def test_bucket_properties_on_create_and_update(aws: Aws) -> None:
     assert wait_for(lambda: uploaded_keys(aws, url), what="the filtered notification") == ["notes+one.txt"]
 
     update(aws, stack, Stage="second")
-    assert aws.s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "stage", "Value": "second"}]
+    assert own_tags(aws, bucket) == {"stage": "second"}
     assert "LoggingEnabled" not in aws.s3.get_bucket_logging(Bucket=bucket)
     assert error_code(lambda: aws.s3.get_public_access_block(Bucket=bucket)) == "NoSuchPublicAccessBlockConfiguration"
     assert suffix_rule(aws, bucket) == ("suffix", ".csv")
