@@ -93,24 +93,23 @@ class _Discovery:
                     bucket = row.get("PhysicalResourceId", "")
                     if row["ResourceType"] != own.BUCKET_TYPE or not bucket:
                         continue
-                    try:
-                        target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
-                    except ClientError:
-                        continue
-                    if target and target != bucket:
-                        self.logs_from_others.setdefault(target, []).append(f"{bucket} (stack {name})")
+                    self._note_log_target(s3, bucket, f"{bucket} (stack {name})")
         if not self.other_stacks:
             return
         # Lab 4's demo bucket is the account's (it stays with the other stacks): so is where it logs.
         for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
             if not bucket.startswith(DEMO_BUCKET_PREFIX):
                 continue
-            try:
-                target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
-            except ClientError:
-                continue
-            if target and target != bucket:
-                self.logs_from_others.setdefault(target, []).append(f"{bucket} (lab 4's demo bucket)")
+            self._note_log_target(s3, bucket, f"{bucket} (lab 4's demo bucket)")
+
+    def _note_log_target(self, s3: Any, bucket: str, source: str) -> None:
+        """Remember that `bucket` (described as `source`) logs to another bucket, kept for it."""
+        try:
+            target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
+        except ClientError:
+            return
+        if target and target != bucket:
+            self.logs_from_others.setdefault(target, []).append(source)
 
     @property
     def shared_note(self) -> str:
