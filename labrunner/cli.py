@@ -24,10 +24,11 @@ if TYPE_CHECKING:
     from labrunner.discovery import Catalogue
     from labrunner.model import Report
 
-FORMATS = ("text", "json", "junit", "markdown")
+FORMATS = ("text", "json", "junit", "markdown", "html")
 _PROCESS = {"one_command": False}
 STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")  # CloudFormation's rule for stack names
 TARGETS = ("local", "aws")
+HTML_COMMANDS = ("check", "solve", "up", "class")  # --format html: reports of steps, per student too
 
 DESCRIPTION = """\
 Run and grade the AWS Serverless Security Immersion Day lab.
@@ -238,6 +239,8 @@ def check_options(args: argparse.Namespace) -> None:
     wait_scale = _opt(args, "wait_scale")
     if wait_scale is not None and not (math.isfinite(wait_scale) and wait_scale > 0):
         raise UsageError(f"--wait-scale must be positive and finite, not {wait_scale}")
+    if _opt(args, "format") == "html" and args.command not in HTML_COMMANDS:
+        raise UsageError(f"--format html applies to check, solve and class, not to {args.command}")
     from labrunner.local.state import check_home
 
     check_home()
