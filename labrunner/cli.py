@@ -122,6 +122,8 @@ def build_parser() -> ArgumentParser:
     p = command("check", "verify only, read-only, with a hint for every unmet step")
     p.add_argument("ids", nargs="*", metavar="ID", help="lab ids or step ids; none = all")
     p.add_argument("--jobs", type=int, default=8, help="steps verified at once (default 8)")
+    p.add_argument("--watch", action="store_true", help="check again and again until Ctrl-C, showing what changes")
+    p.add_argument("--interval", type=float, default=None, metavar="S", help="--watch: seconds between checks (10)")
     p = command("reset", "remove everything the lab created, and nothing else")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -334,6 +336,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.watch or args.interval is not None:
+        from labrunner.watch import run_watch_command
+
+        return run_watch_command(args)
     return _run(args, "check", args.ids)
 
 
