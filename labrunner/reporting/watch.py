@@ -37,6 +37,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:g} s" if seconds < 100 else f"{seconds:.0f} s"
 
 
+def _one_line(text: str, width: int, style: str) -> Text:
+    line = Text(" ".join(text.split()), style=style, no_wrap=True)
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
 def interval_remark(end: RoundEnd) -> str | None:
     if end.interval_s > end.previous_interval_s:
         return f"AWS throttled {end.throttled} request(s): checking every {_fmt_s(end.interval_s)} now"
@@ -124,7 +130,9 @@ class LiveWatchView:
         with self._lock:
             self._since[change.step.id] = (change.at, time.monotonic())
             if change.before is not None:
-                self._recent = [change, *self._recent][:RECENT]
+                same_round = sum(1 for c in self._recent if c.at == change.at)  # newest round first, in order
+                self._recent.insert(same_round, change)
+                del self._recent[max(RECENT, same_round + 1) :]
         self._live.refresh()
 
     def round_finished(self, end: RoundEnd) -> None:
@@ -162,21 +170,29 @@ class LiveWatchView:
         return line
 
     def _table(self, *, final: bool = False) -> Table:
+        # One line a step, so that the view fits the screen: title and hint cut to the width left.
+        id_w = max((len(step.id) for step in self.steps), default=4)
+        title_w = min(40, max((len(step.title) for step in self.steps), default=5))
+        hint_w = max(12, self.console.width - (7 + id_w + title_w + 8) - 4 * 3)
         table = Table(expand=False, show_edge=False, pad_edge=False)
-        for column in ("status", "step", "title", "since", "what to do"):
-            table.add_column(column, overflow="fold")
+        table.add_column("status", width=7)
+        table.add_column("step", width=id_w)
+        table.add_column("title", width=title_w)
+        table.add_column("since", width=8)
+        table.add_column("what to do", width=hint_w)
         now = time.monotonic()
         for step in self.steps:
             result = self._results.get(step.id)
             since = self._since.get(step.id)
             fresh = not final and since is not None and now - since[1] < FRESH_S and self._recent_has(step.id)
             status = Text(result.status.value, style=STYLE[result.status]) if result else Text("…", style="dim")
+            hint = result.hint if result and result.status is not Status.PASS else ""
             table.add_row(
                 status,
                 Text(step.id, style="reverse bold" if fresh else ""),
-                Text(step.title, style="dim"),
+                _one_line(step.title, title_w, "dim"),
                 Text(since[0].strftime("%H:%M:%S") if since else "", style="dim"),
-                Text(result.hint if result and result.status is not Status.PASS else "", style="dim"),
+                _one_line(hint, hint_w, "dim"),
             )
         return table
 
@@ -186,11 +202,15 @@ class LiveWatchView:
     def _render(self) -> Group:
         with self._lock:
             parts: list[Text | Table] = [Text(self.heading, style="bold"), self._status_line()]
-            if self._recent:
-                latest = self._recent[0]
-                good = latest.after is Status.PASS
-                parts.append(Text(f"just changed: {change_line(latest)}", style="bold green" if good else "bold red"))
+            latest = [c for c in self._recent if c.at == self._recent[0].at] if self._recent else []
+            if latest:
+                line = Text("just changed: ", style="bold")
+                for index, change in enumerate(latest):
+                    style = "bold green" if change.after is Status.PASS else "bold red"
+                    line.append(("; " if index else "") + change_line(change), style=style)
+                parts.append(line)
             parts.append(self._table())
-            if len(self._recent) > 1:
-                parts.append(Text("earlier: " + "; ".join(change_line(c) for c in self._recent[1:]), style="dim"))
+            earlier = self._recent[len(latest) :]
+            if earlier:
+                parts.append(Text("earlier: " + "; ".join(change_line(c) for c in earlier), style="dim"))
             return Group(*parts)
