@@ -174,3 +174,27 @@ def test_bad_watch_options_are_one_line_and_exit_2(args: tuple[str, ...], messag
 def test_interval_without_watch_is_refused() -> None:
     result = cli("check", "--interval", "5")
     assert result.code == 2 and result.err.strip() == "labrunner: --interval applies to check --watch only"
+
+
+def test_ctrl_c_in_the_middle_of_a_slow_check_still_exits_0_within_seconds(
+    deployed: Context, local_env: Endpoint
+) -> None:
+    faults.configure(local_env.url, latency_ms=400)  # every answer a long round trip: a check takes many seconds
+    try:
+        proc = subprocess.Popen(
+            watch_command("--interval", "1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ
+        )
+        err = Reader(proc.stderr)  # type: ignore[arg-type]
+        Reader(proc.stdout)  # type: ignore[arg-type]
+        try:
+            err.wait_for(lambda text: "still runs" in text)  # a round is running, and the next was skipped
+            sent = time.monotonic()
+        finally:
+            code = stop(proc)
+        took = time.monotonic() - sent
+    finally:
+        faults.configure(local_env.url, latency_ms=0)
+    assert code == 0
+    assert took < 5, took
+    remarks = err.wait_for(lambda text: "stopped watching" in text)
+    assert "Traceback" not in remarks and "interrupted" not in remarks
