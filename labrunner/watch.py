@@ -1,7 +1,7 @@
 """`labrunner check --watch`: check again and again, read-only, until Ctrl-C (SPEC §3).
 
 The logic only: rounds on a fixed schedule, a round skipped while the previous one still runs,
-the interval doubled while AWS throttles and halved back once it stops, and what changed from one
+the interval doubled while AWS throttles and halved back once it has stopped, and what changed from one
 round to the next (compared when a round ends, in catalogue order). How it
 is shown (a live view on a terminal, one line per change elsewhere) is reporting/watch.py.
 """
@@ -26,6 +26,7 @@ DEFAULT_INTERVAL_S = 10.0
 BACKOFF_FACTOR = 2.0
 MAX_BACKOFF = 16  # throttled rounds stretch the interval to at most this many times --interval …
 MAX_BACKOFF_S = 600.0  # … and at most ten minutes (unless --interval itself is longer)
+RECOVER_AFTER = 3  # unthrottled rounds in a row before the interval halves back (no see-saw at AWS's limit)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Watch:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._round_started = 0.0
+        self._clean_rounds = 0  # rounds in a row that AWS did not throttle
 
     # -- one round (in its own thread, so that Ctrl-C never waits for it) ------------------------
     def changes_in(self, report: Report) -> list[Change]:
@@ -137,7 +139,10 @@ class Watch:
         throttled = self.throttles()
         with self._lock:
             previous = self.interval_s
-            self.interval_s = backed_off(previous, self.base_s, throttled)
+            self._clean_rounds = 0 if throttled else self._clean_rounds + 1
+            if throttled or self._clean_rounds >= RECOVER_AFTER:
+                self.interval_s = backed_off(previous, self.base_s, throttled)
+                self._clean_rounds = 0
             interval = self.interval_s
         self.view.round_finished(RoundEnd(number, report, message, throttled, interval, previous))
 

@@ -136,14 +136,15 @@ def test_a_round_is_skipped_while_the_previous_one_runs() -> None:
 
 
 def test_throttling_backs_off_the_interval_and_recovers() -> None:
-    rounds = [report_of(lab2_encryption=Status.PASS) for _ in range(6)]
-    throttled = iter([4, 2, 0, 0, 0, 0])
+    rounds = [report_of(lab2_encryption=Status.PASS) for _ in range(8)]
+    throttled = iter([4, 2, 0, 0, 0, 0, 0, 0])
     view = Recorder()
-    clock = Clock(after_rounds(6))
+    clock = Clock(after_rounds(8))
     watch = make_watch(rounds, view, clock, interval=10, throttles=lambda: next(throttled))
     assert watch.run() == 0
-    assert [end.interval_s for end in view.ends] == [20, 40, 20, 10, 10, 10]
-    assert clock.starts == [0, 20, 60, 80, 90, 100]
+    # doubled by each throttled round; halved back after three unthrottled rounds in a row
+    assert [end.interval_s for end in view.ends] == [20, 40, 40, 40, 20, 20, 20, 10]
+    assert clock.starts == [0, 20, 60, 100, 140, 160, 180, 200]
 
 
 def test_backoff_bounds() -> None:
