@@ -24,10 +24,11 @@ if TYPE_CHECKING:
     from labrunner.discovery import Catalogue
     from labrunner.model import Report
 
-FORMATS = ("text", "json", "junit", "markdown")
+FORMATS = ("text", "json", "junit", "markdown", "html")
 _PROCESS = {"one_command": False}
 STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")  # CloudFormation's rule for stack names
 TARGETS = ("local", "aws")
+HTML_COMMANDS = ("check", "solve", "up", "class")  # --format html: reports of steps, per student too
 
 DESCRIPTION = """\
 Run and grade the AWS Serverless Security Immersion Day lab.
@@ -121,6 +122,8 @@ def build_parser() -> ArgumentParser:
     p = command("check", "verify only, read-only, with a hint for every unmet step")
     p.add_argument("ids", nargs="*", metavar="ID", help="lab ids or step ids; none = all")
     p.add_argument("--jobs", type=int, default=8, help="steps verified at once (default 8)")
+    p.add_argument("--watch", action="store_true", help="check again and again until Ctrl-C, showing what changes")
+    p.add_argument("--interval", type=float, default=None, metavar="S", help="--watch: seconds between checks (10)")
     p = command("reset", "remove everything the lab created, and nothing else")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -238,6 +241,8 @@ def check_options(args: argparse.Namespace) -> None:
     wait_scale = _opt(args, "wait_scale")
     if wait_scale is not None and not (math.isfinite(wait_scale) and wait_scale > 0):
         raise UsageError(f"--wait-scale must be positive and finite, not {wait_scale}")
+    if _opt(args, "format") == "html" and args.command not in HTML_COMMANDS:
+        raise UsageError(f"--format html applies to check, solve and class, not to {args.command}")
     from labrunner.local.state import check_home
 
     check_home()
@@ -331,6 +336,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.watch or args.interval is not None:
+        from labrunner.watch import run_watch_command
+
+        return run_watch_command(args)
     return _run(args, "check", args.ids)
 
 

@@ -21,7 +21,17 @@ from types import FrameType
 EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
 GRACE_S = 3.0  # after the first Ctrl-C, cleanup gets this long
 _state = {"interrupted": False, "said": False}
+_exit_code = {"on_interrupt": EXIT_CODE}
 _lock = threading.Lock()
+
+
+def ctrl_c_ends_cleanly() -> None:
+    """For a command that runs until Ctrl-C (`check --watch`): that Ctrl-C is its normal end, so
+    the process exits 0 without the "interrupted" line, also when the grace timer or a second
+    Ctrl-C has to end it."""
+    with _lock:
+        _state["said"] = True
+        _exit_code["on_interrupt"] = 0
 
 
 def say_interrupted() -> None:
@@ -41,7 +51,7 @@ def hard_exit() -> None:
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):
             stream.flush()
-    os._exit(EXIT_CODE)
+    os._exit(_exit_code["on_interrupt"])
 
 
 def _on_sigint(_signum: int, _frame: FrameType | None) -> None:

@@ -32,6 +32,8 @@ THROTTLING_CODES = frozenset(
         "ThrottlingException",
         "ThrottledException",
         "RequestLimitExceeded",
+        "RequestThrottled",  # SQS
+        "RequestThrottledException",
         "SlowDown",
         "TooManyRequestsException",
     }

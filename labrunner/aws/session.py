@@ -123,6 +123,10 @@ class Session:
     ) -> Any:
         return self._core.create_client(service, region_name=region_name, endpoint_url=endpoint_url, config=config)
 
+    def register(self, event_name: str, handler: Callable[..., Any]) -> None:
+        """A botocore event handler for every client made from now on (clients copy the session's)."""
+        self._core.register(event_name, handler)
+
     def client_with_credentials(self, service: str, **kwargs: Any) -> Any:
         """A client with explicit keys (botocore's credential fetchers create their STS client so)."""
         return self._core.create_client(service, **kwargs)

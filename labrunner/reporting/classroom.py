@@ -29,6 +29,7 @@ from labrunner.errors import UsageError
 from labrunner.events import Listener
 from labrunner.model import Report, Status, StepResult
 from labrunner.output_path import make_folder, names_folder
+from labrunner.reporting.html import render_class_html, render_student_html
 from labrunner.reporting.json_report import report_dict
 from labrunner.reporting.junit import render_junit
 from labrunner.reporting.markdown import render_markdown
@@ -50,7 +51,7 @@ NOT_RUN = ("·", "dim")
 RUNNING = ("▸", "cyan")
 LEFT_OUT = ("○", "dim")  # not graded: a reset's proof leaves out steps that judge files only
 PLAIN_WIDTH = 160
-EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml", "text": "txt"}
+EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml", "text": "txt", "html": "html"}
 
 
 # -- live state -------------------------------------------------------------------------------------
@@ -446,6 +447,8 @@ def render_class(report: ClassReport, fmt: str) -> str:
         return render_class_markdown(report)
     if fmt == "junit":
         return render_class_junit(report)
+    if fmt == "html":
+        return render_class_html(report)
     return render_class_text(report)
 
 
@@ -455,6 +458,8 @@ def render_student(student: StudentResult, fmt: str) -> str:
         return json.dumps(student_dict(student), indent=2, default=str) + "\n"
     if fmt == "markdown":
         return _student_markdown(student)
+    if fmt == "html":
+        return render_student_html(student)
     if fmt == "junit":
         root = _student_junit(student)
         ET.indent(root)
