@@ -47,6 +47,7 @@ examples:
   labrunner reset --dry-run         show what a reset would remove
   labrunner --target aws --profile student1 check
   labrunner class check --roster class.yaml --jobs 8
+  labrunner --target aws --profile student1 doctor    before class: can the lab run there?
 
 exit codes: 0 no selected step failed or errored; 1 at least one did;
             2 the command could not run as asked (bad input, no credentials, unreachable endpoint)
@@ -124,6 +125,7 @@ def build_parser() -> ArgumentParser:
     p = command("reset", "remove everything the lab created, and nothing else")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    command("doctor", "preflight before class: can the lab run in this account and region? (read-only)")
 
     p = command("local", "the embedded local AWS server")
     p.add_argument(
@@ -143,8 +145,8 @@ def build_parser() -> ArgumentParser:
         "--account", default=None, help="scenario: the 12-digit account (default: the local default account)"
     )
 
-    p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
-    p.add_argument("action", choices=("check", "solve", "reset"))
+    p = command("class", "check, solve, reset or doctor a whole class of accounts (roster YAML)")
+    p.add_argument("action", choices=("check", "solve", "reset", "doctor"))
     p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
     p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
     p.add_argument("--jobs", type=int, default=4, help="students handled at once (default 4)")
@@ -340,9 +342,20 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return run_reset_command(args, open_context)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """`labrunner doctor`, and `labrunner class doctor` (cmd_class hands it over)."""
+    from labrunner.doctor.command import run_class_doctor, run_doctor_command
+
+    if args.command == "class":
+        return run_class_doctor(args)
+    return run_doctor_command(args, open_context)
+
+
 def cmd_class(args: argparse.Namespace) -> int:
     from labrunner.classroom import run_class_command
 
+    if args.action == "doctor":
+        return cmd_doctor(args)
     return run_class_command(args)
 
 
@@ -446,6 +459,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reset": cmd_reset,
     "local": cmd_local,
     "class": cmd_class,
+    "doctor": cmd_doctor,
 }
 
 
