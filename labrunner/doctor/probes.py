@@ -96,8 +96,7 @@ def _simulated(ctx: Context, caller: Caller, actions: Iterable[str]) -> list[str
 
 
 def _missing_line(command: str, missing: list[str]) -> str:
-    shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
-    return f"`{command}` needs {len(missing)} action(s) the caller may not perform: {shown}"
+    return f"`{command}` needs {len(missing)} action(s) the caller may not perform: {', '.join(missing)}"
 
 
 def permissions_probe(ctx: Context) -> list[Finding]:
@@ -415,31 +414,31 @@ def stack(ctx: Context) -> list[Finding]:
     ]
 
 
-PROBES: tuple[tuple[str, Probe, str], ...] = (
-    ("identity", identity, "sts:GetCallerIdentity"),
-    ("permissions", permissions_probe, "iam:SimulatePrincipalPolicy"),
-    ("region", region, ""),
-    ("config", config, "config:Describe*"),
-    ("s3.block-public-access", block_public_access, "s3:GetAccountPublicAccessBlock"),
-    ("cloudtrail", cloudtrail, "cloudtrail:LookupEvents"),
-    ("s3.bucket-quota", bucket_quota_probe, "s3:ListAllMyBuckets"),
-    ("lambda.runtime", lambda_runtime, ""),
-    ("stack", stack, "cloudformation:DescribeStacks"),
+PROBES: tuple[tuple[str, Probe], ...] = (
+    ("identity", identity),
+    ("permissions", permissions_probe),
+    ("region", region),
+    ("config", config),
+    ("s3.block-public-access", block_public_access),
+    ("cloudtrail", cloudtrail),
+    ("s3.bucket-quota", bucket_quota_probe),
+    ("lambda.runtime", lambda_runtime),
+    ("stack", stack),
 )
 
 
-def run_probe(ctx: Context, name: str, probe: Probe, needs: str) -> list[Finding]:
+def run_probe(ctx: Context, name: str, probe: Probe) -> list[Finding]:
     """One probe; what stops it is a warn that names what could not be examined, and why."""
     try:
         return probe(ctx)
     except ClientError as exc:
-        code = error_code(exc)
         operation = getattr(exc, "operation_name", "") or "a call"
-        allow = f"Allow {needs} to the caller." if is_access_denied(exc) and needs else ""
-        return [Finding.warn(name, f"could not examine this: {code} on {operation}", allow)]
+        what = f"{error_code(exc)} on {operation}"
+        fix = "Give the caller read access (the AWS managed policy ReadOnlyAccess covers every probe)."
+        return [Finding.warn(name, f"could not examine this: {what}", fix if is_access_denied(exc) else "")]
     except Exception as exc:
         return [Finding.warn(name, f"could not examine this: {type(exc).__name__}: {exc}")]
 
 
-def examine(ctx: Context, probes: Iterable[tuple[str, Probe, str]] = PROBES) -> list[Finding]:
-    return [finding for name, probe, needs in probes for finding in run_probe(ctx, name, probe, needs)]
+def examine(ctx: Context, probes: Iterable[tuple[str, Probe]] = PROBES) -> list[Finding]:
+    return [finding for name, probe in probes for finding in run_probe(ctx, name, probe)]
