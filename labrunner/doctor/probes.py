@@ -40,6 +40,7 @@ from labrunner.doctor.model import Finding
 Probe = Callable[[Context], list[Finding]]
 LAB4 = "lab 4"
 CONTROL_TOWER_PREFIX = "aws-controltower-"
+SIMULATION_BATCH = 40
 TEMPLATES = ("cloudformation_template.yaml", "cloudformation_template_secure.yaml")
 
 
@@ -91,8 +92,12 @@ def _simulated(ctx: Context, caller: Caller, actions: Iterable[str]) -> list[str
     """The actions the simulator does not allow the caller on every resource."""
     assert caller.source_arn is not None
     simulator = PrincipalSimulator(ctx.client("iam"), caller.source_arn)
-    results = simulator.evaluate([(action, "*") for action in actions])
-    return sorted((action for (action, _), result in results.items() if not result.allowed), key=str.lower)
+    wanted = list(actions)
+    denied: list[str] = []
+    for start in range(0, len(wanted), SIMULATION_BATCH):  # a few calls of moderate size, not one huge one
+        results = simulator.evaluate([(action, "*") for action in wanted[start : start + SIMULATION_BATCH]])
+        denied.extend(action for (action, _), result in results.items() if not result.allowed)
+    return sorted(denied, key=str.lower)
 
 
 def _missing_line(command: str, missing: list[str]) -> str:
