@@ -16,8 +16,17 @@ from botocore.exceptions import ClientError
 from labrunner.aws.errors import error_code
 
 DEFAULT_BUCKET_QUOTA = 10_000
-QUOTA_REGION = "us-east-1"
+# Where the quota is viewed, per partition (the User Guide names US East (N. Virginia) for commercial
+# Regions, China (Beijing) for China, AWS GovCloud (US-West) for GovCloud).
+QUOTA_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 _QUOTA_NAMES = ("general purpose buckets", "buckets")
+
+
+def quota_region(region: str) -> str:
+    """The region whose Service Quotas shows the bucket quota of `region`'s partition."""
+    from labrunner.aws.stack import partition
+
+    return QUOTA_REGIONS.get(partition(region), region)
 
 
 @dataclass(frozen=True)

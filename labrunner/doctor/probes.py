@@ -31,7 +31,7 @@ from labrunner.aws.config import (
 from labrunner.aws.errors import error_code, is_access_denied
 from labrunner.aws.iam.evaluators import PrincipalSimulator
 from labrunner.aws.lambda_runtimes import life_of, pacific_today
-from labrunner.aws.quotas import QUOTA_REGION, bucket_quota, count_buckets
+from labrunner.aws.quotas import bucket_quota, count_buckets, quota_region
 from labrunner.aws.s3 import BLOCK_PUBLIC_ACCESS, account_public_access_block
 from labrunner.aws.stack import describe_stack
 from labrunner.context import Context
@@ -338,7 +338,7 @@ def cloudtrail(ctx: Context) -> list[Finding]:
 
 
 def bucket_quota_probe(ctx: Context) -> list[Finding]:
-    quota = bucket_quota(ctx.client("service-quotas", QUOTA_REGION))
+    quota = bucket_quota(ctx.client("service-quotas", quota_region(ctx.region)))
     used = count_buckets(ctx.client("s3"))
     # The template's buckets, then the log, demo and delivery buckets solve (or a student) makes.
     wanted = read_templates().buckets + len((lab_buckets.LOG, lab_buckets.DEMO, lab_buckets.DELIVERY))
@@ -350,7 +350,7 @@ def bucket_quota_probe(ctx: Context) -> list[Finding]:
                 "s3.bucket-quota",
                 line,
                 "Delete unused buckets, or ask for more: Service Quotas → Amazon S3 → General purpose buckets "
-                "(in us-east-1).",
+                f"(in {quota_region(ctx.region)}).",
             )
         ]
     if room < max(wanted * 10, quota.limit // 10):

@@ -12,7 +12,7 @@ from labrunner.aws.caller import parse_caller, resolve_caller
 from labrunner.aws.lambda_runtimes import life_of
 from labrunner.aws.quotas import DEFAULT_BUCKET_QUOTA, bucket_quota
 from labrunner.doctor.model import DoctorReport, Finding, Level
-from labrunner.doctor.probes import lambda_runtime
+from labrunner.doctor.probes import bucket_quota_probe, lambda_runtime
 from labrunner.doctor.render import finding_line, verdict
 
 
@@ -107,3 +107,42 @@ def test_text_lines_and_verdict() -> None:
     report = DoctorReport("aws", "1", "us-east-1", "immersion", "arn", datetime.now(UTC), 0.1, (problem,))
     assert report.exit_code == 1
     assert verdict(report).startswith("doctor: 0 ok, 0 warn, 1 problem — the lab cannot run here")
+
+
+class _S3:
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+
+    def list_buckets(self, MaxBuckets: int, ContinuationToken: str = "") -> dict[str, Any]:
+        start = int(ContinuationToken or 0)
+        end = min(start + MaxBuckets, self.buckets)
+        page: dict[str, Any] = {"Buckets": [{"Name": f"b{i}"} for i in range(start, end)]}
+        if end < self.buckets:
+            page["ContinuationToken"] = str(end)
+        return page
+
+
+class _Ctx:
+    region = "eu-west-1"
+
+    def __init__(self, limit: float, buckets: int) -> None:
+        self.clients = {"service-quotas": _Quotas([{"QuotaName": "General purpose buckets", "Value": limit}])}
+        self.clients["s3"] = _S3(buckets)  # type: ignore[assignment]
+        self.asked: list[tuple[str, str | None]] = []
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        self.asked.append((service, region))
+        return self.clients[service]
+
+
+@pytest.mark.parametrize(
+    ("limit", "buckets", "level"),
+    [(10_000, 2_500, Level.OK), (10_000, 9_500, Level.WARN), (2_003, 2_000, Level.PROBLEM)],
+    ids=["room", "little-room", "no-room"],
+)
+def test_bucket_quota_headroom(limit: int, buckets: int, level: Level) -> None:
+    ctx: Any = _Ctx(limit, buckets)
+    [found] = bucket_quota_probe(ctx)
+    assert found.level is level, found
+    assert f"{buckets} of {limit} general purpose buckets in use (Service Quotas)" in found.detail
+    assert ("service-quotas", "us-east-1") in ctx.asked  # the quota lives in N. Virginia for commercial regions
