@@ -47,7 +47,6 @@ examples:
   labrunner reset --dry-run         show what a reset would remove
   labrunner --target aws --profile student1 check
   labrunner class check --roster class.yaml --jobs 8
-  labrunner --target aws --profile student1 doctor    before class: can the lab run there?
 
 exit codes: 0 no selected step failed or errored; 1 at least one did;
             2 the command could not run as asked (bad input, no credentials, unreachable endpoint)
@@ -145,7 +144,7 @@ def build_parser() -> ArgumentParser:
         "--account", default=None, help="scenario: the 12-digit account (default: the local default account)"
     )
 
-    p = command("class", "check, solve, reset or doctor a whole class of accounts (roster YAML)")
+    p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
     p.add_argument("action", choices=("check", "solve", "reset", "doctor"))
     p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
     p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
