@@ -101,11 +101,20 @@ def _simulated(ctx: Context, caller: Caller, actions: Iterable[str]) -> list[str
 
 
 def _missing_line(command: str, missing: list[str]) -> str:
-    return f"`{command}` needs {len(missing)} action(s) the caller may not perform: {', '.join(missing)}"
+    return (
+        f"`{command}` needs {len(missing)} action(s) the caller may not perform (simulated on every resource): "
+        + ", ".join(missing)
+    )
 
 
 def permissions_probe(ctx: Context) -> list[Finding]:
-    """Ask IAM's simulator about every action check and solve make (labrunner.aws.permissions)."""
+    """Ask IAM's simulator about every action check and solve make (labrunner.aws.permissions).
+
+    The simulator "evaluates statements in identity-based policies, service control policies (SCPs)
+    including their condition keys and resource scoping" (AWS CLI Command Reference, iam
+    simulate-custom-policy, Note), so an Organization's guardrails count too. Actions are simulated on
+    every resource (`*`): one allowed only on some resources is named as missing, and the line says so.
+    """
     caller = resolve_caller(ctx.client("iam"), ctx.target.identity.arn)
     if caller.kind == "root":
         return [Finding.ok("permissions", "the root user may perform every action check and solve make")]
