@@ -4,6 +4,7 @@ identity that lacks permissions, a region without the rules; read-only throughou
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +182,12 @@ def test_doctor_refuses_other_formats(local_env: Endpoint) -> None:
     result = cli("doctor", "--format", "junit")
     assert result.code == 2 and result.out == ""
     assert result.err.strip() == "labrunner: doctor writes --format text or json, not junit"
+
+
+def test_output_file_gets_the_report(fresh_server: Endpoint, local_env: Endpoint, tmp_path: Path) -> None:
+    target = tmp_path / "doctor.json"
+    result = cli("doctor", "--format", "json", "--output", str(target))
+    assert (result.code, result.out) == (0, "")
+    assert json.loads(target.read_text())["schema"] == "labrunner.doctor/v1"
+    missing = cli("doctor", "--output", str(tmp_path / "no-such-dir" / "x.txt"))
+    assert missing.code == 2 and "does not exist" in missing.err
