@@ -197,7 +197,7 @@ class ClientFactory:
                     config=CLIENT_CONFIG,
                 )
                 if self._custom_endpoint():
-                    cached.meta.events.register("before-sign.s3-control", _one_host)
+                    cached.meta.events.register("before-sign.s3-control", strip_account_host)
                 if self.read_only:
                     make_read_only(cached)
                 if self.read_cache is not None:
@@ -213,7 +213,7 @@ class ClientFactory:
         return ClientFactory(self.session, self.region, self.endpoint_url, read_only, read_cache)
 
 
-def _one_host(request: Any, **_: Any) -> None:
+def strip_account_host(request: Any, **_: Any) -> None:
     """A custom endpoint (the local server, AWS_ENDPOINT_URL) is one host: S3 Control's endpoint rules
     put the account id before it (123456789012.127.0.0.1, which resolves nowhere). Undone before signing."""
     parts = urlsplit(request.url)
