@@ -127,6 +127,7 @@ def build_parser() -> ArgumentParser:
     p = command("reset", "remove everything the lab created, and nothing else")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    command("doctor", "preflight before class: can the lab run in this account and region? (read-only)")
 
     p = command("local", "the embedded local AWS server")
     p.add_argument(
@@ -147,7 +148,7 @@ def build_parser() -> ArgumentParser:
     )
 
     p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
-    p.add_argument("action", choices=("check", "solve", "reset"))
+    p.add_argument("action", choices=("check", "solve", "reset", "doctor"))
     p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
     p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
     p.add_argument("--jobs", type=int, default=4, help="students handled at once (default 4)")
@@ -349,9 +350,20 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return run_reset_command(args, open_context)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """`labrunner doctor`, and `labrunner class doctor` (cmd_class hands it over)."""
+    from labrunner.doctor.command import run_class_doctor, run_doctor_command
+
+    if args.command == "class":
+        return run_class_doctor(args)
+    return run_doctor_command(args, open_context)
+
+
 def cmd_class(args: argparse.Namespace) -> int:
     from labrunner.classroom import run_class_command
 
+    if args.action == "doctor":
+        return cmd_doctor(args)
     return run_class_command(args)
 
 
@@ -455,6 +467,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reset": cmd_reset,
     "local": cmd_local,
     "class": cmd_class,
+    "doctor": cmd_doctor,
 }
 
 

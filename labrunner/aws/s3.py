@@ -166,6 +166,18 @@ def public_access_block(s3: Any, bucket: str) -> dict[str, bool]:
     return {name: bool(config.get(name, False)) for name in BLOCK_PUBLIC_ACCESS}
 
 
+def account_public_access_block(s3control: Any, account: str) -> dict[str, bool]:
+    """The account-level Block Public Access settings (s3control GetPublicAccessBlock; all False when unset)."""
+    try:
+        config = s3control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"]
+    except ClientError as exc:
+        if is_code(exc, "NoSuchPublicAccessBlockConfiguration"):
+            config = {}
+        else:
+            raise
+    return {name: bool(config.get(name, False)) for name in BLOCK_PUBLIC_ACCESS}
+
+
 def bucket_policy(s3: Any, bucket: str) -> str | None:
     try:
         return str(s3.get_bucket_policy(Bucket=bucket)["Policy"])

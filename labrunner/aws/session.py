@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import botocore.session
 from botocore.config import Config
@@ -194,8 +195,13 @@ class ClientFactory:
             cached = self._clients.get(key)
             if cached is None:
                 cached = self.session.client(
-                    service, region_name=region or self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
+                    service,
+                    region_name=region or self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=CLIENT_CONFIG,
                 )
+                if self._custom_endpoint():
+                    cached.meta.events.register("before-sign.s3-control", strip_account_host)
                 if self.read_only:
                     make_read_only(cached)
                 if self.read_cache is not None:
@@ -203,8 +209,21 @@ class ClientFactory:
                 self._clients[key] = cached
             return cached
 
+    def _custom_endpoint(self) -> bool:
+        """An endpoint other than AWS's own: the local server, or AWS_ENDPOINT_URL(_SERVICE)."""
+        return bool(self.endpoint_url) or any(name.startswith("AWS_ENDPOINT_URL") for name in os.environ)
+
     def twin(self, *, read_only: bool, read_cache: ReadCache | None = None) -> ClientFactory:
         return ClientFactory(self.session, self.region, self.endpoint_url, read_only, read_cache)
+
+
+def strip_account_host(request: Any, **_: Any) -> None:
+    """A custom endpoint (the local server, AWS_ENDPOINT_URL) is one host: S3 Control's endpoint rules
+    put the account id before it (123456789012.127.0.0.1, which resolves nowhere). Undone before signing."""
+    parts = urlsplit(request.url)
+    host, _, rest = parts.netloc.partition(".")
+    if host.isdigit() and len(host) == 12 and rest:
+        request.url = urlunsplit(parts._replace(netloc=rest))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from labrunner.local.lifecycle import Endpoint
-from tests.local.iam_support import client, create_user, unique
+from tests.local.iam_support import ACCOUNT, client, create_user, unique
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 BLOCK_ALL = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")}
@@ -134,3 +134,34 @@ def test_expired_presigned_url(signature: str, local_server: Endpoint, bucket: s
         urllib.request.urlopen(stale)
     assert info.value.code == 403
     assert b"<Code>AccessDenied</Code>" in info.value.read()
+
+
+@pytest.mark.parametrize(
+    ("action", "call"),
+    [
+        ("s3:GetAccountPublicAccessBlock", lambda c, a: c.get_public_access_block(AccountId=a)),
+        (
+            "s3:PutAccountPublicAccessBlock",
+            lambda c, a: c.put_public_access_block(AccountId=a, PublicAccessBlockConfiguration=BLOCK_ALL),
+        ),
+        ("s3:PutAccountPublicAccessBlock", lambda c, a: c.delete_public_access_block(AccountId=a)),
+    ],
+    ids=["GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock"],
+)
+def test_account_block_public_access_needs_the_account_actions(
+    action: str, call: Callable[[Any, str], Any], local_server: Endpoint
+) -> None:
+    """S3 Control's account-level operations (signed for s3) are the account actions, not bucket or object ones."""
+    from labrunner.aws.session import strip_account_host
+
+    def s3control(statement: dict[str, Any]) -> Any:
+        _, creds = create_user(local_server, statement)
+        made = client(local_server, "s3control", creds)
+        made.meta.events.register("before-sign.s3-control", strip_account_host)  # one host: 127.0.0.1
+        return made
+
+    account = ACCOUNT
+    allowed = s3control({"Effect": "Allow", "Action": action, "Resource": "*"})
+    everything_else = s3control({"Effect": "Allow", "NotAction": action, "Resource": "*"})
+    assert code_of(lambda: call(allowed, account)) is None
+    assert code_of(lambda: call(everything_else, account)) in ("AccessDenied", "403")

@@ -12,7 +12,7 @@ while creating or updating functions." — and CloudFormation fails the AWS::Lam
 resource with that message.
 
 The dates are cfn-lint's (rule E2531, data/AdditionalSpecs/LmbdRuntimeLifecycle.json, kept in
-step with AWS's table), not a list of our own. Here:
+step with AWS's table), read by labrunner.aws.lambda_runtimes (doctor uses them too). Here:
 - CreateFunction (and a stack's AWS::Lambda::Function) with a runtime past its create block: refused;
 - UpdateFunctionConfiguration that switches to such a runtime: refused (a function cannot be set
   back to a runtime that may no longer be created);
@@ -23,46 +23,10 @@ step with AWS's table), not a list of our own. Here:
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from labrunner.aws.lambda_runtimes import blocked_for_create, blocked_for_update, lifecycle
 from labrunner.local.hooks import ServerHooks
-
-
-@functools.cache
-def lifecycle() -> dict[str, dict[str, str | None]]:
-    """Runtime -> {"deprecated", "create-block", "update-block", "successor"} (cfn-lint's data)."""
-    from cfnlint.data import AdditionalSpecs
-    from cfnlint.helpers import load_resource
-
-    data: dict[str, dict[str, str | None]] = load_resource(AdditionalSpecs, "LmbdRuntimeLifecycle.json")
-    return data
-
-
-def _pacific() -> tzinfo:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("America/Los_Angeles")
-    except Exception:  # no time zone database: Pacific standard time is close enough for a date
-        return timezone(timedelta(hours=-8))
-
-
-def _today() -> date:
-    return datetime.now(_pacific()).date()
-
-
-def _blocked(runtime: str | None, phase: str, today: date | None = None) -> bool:
-    when = (lifecycle().get(runtime or "") or {}).get(phase)
-    return bool(when) and date.fromisoformat(str(when)) <= (today or _today())
-
-
-def blocked_for_create(runtime: str | None, today: date | None = None) -> bool:
-    return _blocked(runtime, "create-block", today)
-
-
-def blocked_for_update(runtime: str | None, today: date | None = None) -> bool:
-    return _blocked(runtime, "update-block", today)
 
 
 def refusal(runtime: str) -> Exception:

@@ -100,6 +100,10 @@ def rest_operation(service: str, environ: dict[str, Any]) -> tuple[str, dict[str
 
 def identify(service: str, environ: dict[str, Any], body: bytes, region: str, account: str) -> Operation:
     """Work out the operation of a request to `service` (a botocore service name)."""
+    if service == "s3" and str(environ.get("PATH_INFO", "")).startswith(S3_CONTROL_PATH):
+        # Signed for s3 (and answered as S3 answers), but an operation of S3 Control's API.
+        name, params = rest_operation("s3control", environ)
+        return Operation("s3", "rest-xml", name, {**params, "__s3control__": True}, region, account)
     protocol = service_protocol(service) or "query"
     name = ""
     params: dict[str, Any] = {}
@@ -351,6 +355,8 @@ def unescape_xml(raw: bytes) -> str:
 
 def _s3(op: Operation) -> tuple[Check, ...] | None:
     p = op.params
+    if p.get("__s3control__"):
+        return (Check(f"s3:{S3_CONTROL_ACTIONS.get(op.name, op.name)}", "*"),)
     bucket = p.get("Bucket")
     key = p.get("Key")
     query = p.get("__query__") or {}
@@ -412,6 +418,21 @@ def _cloudformation(op: Operation) -> tuple[Check, ...] | None:
         arn = stack if stack.startswith("arn:") else f"arn:aws:cloudformation:{op.region}:{op.account}:stack/{stack}/*"
         return (Check(f"cloudformation:{op.name}", arn), *_pass_role(op, "RoleARN"))
     return None
+
+
+# --- S3 Control -----------------------------------------------------------------------------------
+
+# S3 Control requests are signed with the signing name s3; their paths start with the API version.
+S3_CONTROL_PATH = "/v20180820/"
+# Amazon S3 API Reference, PutPublicAccessBlock (S3 Control): "users must have the
+# s3:PutAccountPublicAccessBlock permission"; Service Authorization Reference, Amazon S3 actions:
+# GetAccountPublicAccessBlock for GetPublicAccessBlock, PutAccountPublicAccessBlock for
+# DeletePublicAccessBlock (account level). Not the bucket-level actions of the same operation names.
+S3_CONTROL_ACTIONS = {
+    "GetPublicAccessBlock": "GetAccountPublicAccessBlock",
+    "PutPublicAccessBlock": "PutAccountPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutAccountPublicAccessBlock",
+}
 
 
 _CHECKS: dict[str, Callable[[Operation], tuple[Check, ...] | None]] = {

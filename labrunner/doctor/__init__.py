@@ -1,0 +1,1 @@
+"""`labrunner doctor`: is an account ready for the lab? (see command.py)"""
