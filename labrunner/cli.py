@@ -146,7 +146,7 @@ def build_parser() -> ArgumentParser:
 
     p = command("class", "check, solve or reset a whole class of accounts (roster YAML), or serve its live dashboard")
     p.add_argument("action", choices=("check", "solve", "reset", "serve"))
-    p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
+    p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve/serve)")
     p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
     p.add_argument("--jobs", type=int, default=4, help="students handled at once (default 4)")
     p.add_argument("--dry-run", action="store_true", help="reset: print the plans and stop")

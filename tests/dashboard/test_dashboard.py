@@ -232,8 +232,19 @@ def test_every_request_needs_the_token(dashboard: str) -> None:
     assert not re.search(rb"(src|href)=\"https?://", page)
 
 
-def test_api_class_is_the_class_check_report(dashboard: str) -> None:
+def statuses_of(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        s["name"]: {step["id"]: step["status"] for step in s["report"]["steps"]} if "report" in s else s["error"]
+        for s in report["students"]
+    }
+
+
+def test_api_class_is_the_class_check_report(dashboard: str, roster: Path, local_env: Endpoint) -> None:
     report = class_report(dashboard)
+    check = cli("class", "check", "--roster", str(roster), "--format", "json")
+    expected = json.loads(check.out)
+    assert set(report) == set(expected)
+    assert statuses_of(report) == statuses_of(expected)  # what `class check --format json` says
     assert report["schema"] == "labrunner.class-report/v1"
     assert report["command"] == "check"
     assert [s["name"] for s in report["students"]] == ["alice", "bob", "carol"]

@@ -57,7 +57,9 @@ function renderHead() {
   labs.append(el("th", { rowspan: "2", scope: "col" }, "progress"));
   const steps = el("tr");
   for (const step of view.meta.steps) {
-    const th = el("th", { class: "step", scope: "col", title: `${step.id}: ${step.title}`, "data-step": step.id });
+    const controls = step.controls.map((c) => c.id).join(", ");
+    const th = el("th", { class: "step", scope: "col", "data-step": step.id,
+      title: `${step.id}: ${step.title}${controls ? ` (NIST ${controls})` : ""}` });
     th.append(el("span", {}, step.id.split(".").slice(1).join(".")));
     steps.append(th);
   }
