@@ -335,6 +335,7 @@ def test_ctrl_c_stops_the_dashboard_cleanly(local_server: Endpoint, roster: Path
         (["--interval", "0"], "--interval must be a number of seconds, at least 1, not 0"),
         (["--interval", "nan"], "--interval must be a number of seconds, at least 1, not nan"),
         (["--interval", "soon"], "argument --interval: invalid float value: 'soon' (see `labrunner class --help`)"),
+        (["--format", "json"], "class serve takes no --format or --output: GET /api/class gives the JSON report"),
     ],
 )
 def test_bad_port_or_interval_is_one_line_and_exit_2(

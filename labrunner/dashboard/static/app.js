@@ -94,7 +94,7 @@ function renderRow(student) {
     const passed = student.report.steps.filter((s) => s.status === "pass").length;
     progress = `${passed}/${student.report.steps.length} passed`;
   }
-  if (student.checking) progress = student.report ? `${progress} · checking` : "checking…";
+  if (student.checking) progress = `${marks.running} ${student.report ? `${progress} · checking` : "checking…"}`;
   tr.append(el("td", { class: "progress" }, progress));
   return tr;
 }
