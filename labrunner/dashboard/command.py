@@ -8,9 +8,13 @@ import math
 import secrets
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labrunner.errors import UsageError
+
+if TYPE_CHECKING:
+    from labrunner.dashboard.server import DashboardServer
+    from labrunner.dashboard.state import ClassState
 
 DEFAULT_PORT = 8765
 DEFAULT_INTERVAL_S = 30.0
@@ -40,7 +44,6 @@ def interval(args: argparse.Namespace) -> float:
 def run_serve(args: argparse.Namespace) -> int:
     from labrunner import cli
     from labrunner.classroom import ClassRun, _settings, start_local
-    from labrunner.dashboard.server import DashboardServer
     from labrunner.dashboard.state import ClassState, DashboardBoard, Rounds, page_meta
     from labrunner.local import state as local_state
     from labrunner.roster import load_roster
@@ -57,37 +60,44 @@ def run_serve(args: argparse.Namespace) -> int:
     catalogue = cli.load_catalogue(args)
     steps = catalogue.select(list(args.ids))
     settings = _settings(args)
-    local_port = local_state.default_port() if kind == "local" else None
-    if local_port is not None:
-        start_local(local_port)
     state = ClassState(students, page_meta(steps, kind, every))
-    run = ClassRun(
-        kind=kind,
-        region=_opt(args, "region"),
-        local_port=local_port,
-        settings=settings,
-        catalogue=catalogue,
-        board=DashboardBoard(students, steps, state),
-        jobs=args.jobs,
-    )
-    rounds = Rounds(run, students, steps, state, interval_s=every, labs_dirs=list(_opt(args, "labs_dir", [])))
+    server = _bind(port, state)  # before anything slow: a taken port fails at once
     try:
-        server = DashboardServer(port, state, secrets.token_urlsafe(24))
+        local_port = local_state.default_port() if kind == "local" else None
+        if local_port is not None:
+            start_local(local_port)
+        run = ClassRun(
+            kind=kind,
+            region=_opt(args, "region"),
+            local_port=local_port,
+            settings=settings,
+            catalogue=catalogue,
+            board=DashboardBoard(students, steps, state),
+            jobs=args.jobs,
+        )
+        rounds = Rounds(run, students, steps, state, interval_s=every, labs_dirs=list(_opt(args, "labs_dir", [])))
+        print(f"Class dashboard for {len(students)} students: {server.url}", flush=True)
+        print(f"Checking the class every {every:g} s ({args.jobs} at a time, read-only); Ctrl-C stops.", flush=True)
+        threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True).start()
+        try:
+            rounds.forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            state.close()  # ends the event streams
+            server.shutdown()
+    finally:
+        server.server_close()
+    print("labrunner: dashboard stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _bind(port: int, state: ClassState) -> DashboardServer:
+    from labrunner.dashboard.server import DashboardServer
+
+    try:
+        return DashboardServer(port, state, secrets.token_urlsafe(24))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"port {port} on 127.0.0.1 is already in use; choose another with --port") from exc
         raise UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror}") from exc
-    print(f"Class dashboard for {len(students)} students: {server.url}", flush=True)
-    print(f"Checking the class every {every:g} s ({args.jobs} at a time, read-only); Ctrl-C stops.", flush=True)
-    serving = threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True)
-    serving.start()
-    try:
-        rounds.forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        state.close()  # ends the event streams
-        server.shutdown()
-        server.server_close()
-    print("labrunner: dashboard stopped", file=sys.stderr, flush=True)
-    return 0

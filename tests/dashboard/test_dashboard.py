@@ -315,9 +315,26 @@ def test_the_dashboard_in_a_browser(dashboard: str, browser: WebDriver, local_se
     assert browser.save_screenshot(str(SCREENSHOT))
 
 
-def test_ctrl_c_stops_the_dashboard_cleanly(local_server: Endpoint, roster: Path) -> None:
-    proc, url = start_serve(local_server, roster, "--interval", "1", "--jobs", "2")
-    class_report(url)  # rounds are running (worker processes come and go)
+def wait_for_event(url: str, wanted: Callable[[str, dict[str, Any]], bool]) -> None:
+    """Read the page's event stream until an event that `wanted(name, data)` accepts."""
+    stream = url.replace("/?token=", "/api/events?token=")
+    with urllib.request.urlopen(stream, timeout=60) as events:
+        name = ""
+        for raw in events:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and wanted(name, json.loads(line.removeprefix("data: "))):
+                return
+
+
+@pytest.mark.parametrize("moment", ["while students are checked", "between rounds"])
+def test_ctrl_c_stops_the_dashboard_cleanly(local_server: Endpoint, roster: Path, moment: str) -> None:
+    proc, url = start_serve(local_server, roster, "--interval", "4", "--jobs", "2")
+    if moment == "between rounds":
+        wait_for_event(url, lambda name, data: name == "round" and data["running"] is False)
+    else:  # worker processes are grading (a student's check began in one)
+        wait_for_event(url, lambda name, data: name == "student" and data["checking"] is True)
     started = time.monotonic()
     code, err = stop(proc)
     assert time.monotonic() - started < 5
