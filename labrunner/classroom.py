@@ -225,6 +225,31 @@ def _reset_class(run: ClassRun, students: tuple[Student, ...], args: argparse.Na
 
 
 # -- the command ------------------------------------------------------------------------------------
+def grade_students(
+    run: ClassRun, students: Sequence[Student], mode: str, steps: list[Step], *, labs_dirs: list[Path]
+) -> list[StudentResult]:
+    """Check or solve every student, `run.jobs` at a time: in worker processes when there are cores to
+    spread over, else in threads. Results in roster order."""
+    from labrunner.class_workers import grade_in_processes, process_count
+
+    processes = process_count(run.jobs, len(students))
+    if processes > 1:
+        return grade_in_processes(run, students, mode, steps, labs_dirs=labs_dirs, processes=processes)
+    return run.map(students, lambda student: run.grade(student, mode, steps))
+
+
+def start_local(port: int) -> None:
+    """Start the local AWS if it is not running; say so on stderr (stdout may carry the report)."""
+    from labrunner.local import lifecycle
+
+    restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+    endpoint, started = lifecycle.start(port, restarted.append)
+    if restarted:
+        print(f"labrunner: {restarted[0]}", file=sys.stderr)
+    elif started:
+        print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
+
+
 def _opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
     value = getattr(args, name, None)
     return default if value is None else value
@@ -274,16 +299,8 @@ def run_class_command(args: argparse.Namespace) -> int:
     steps = catalogue.select(list(args.ids)) if args.action != "reset" else list(catalogue.steps)
     settings = _settings(args)
     port = cli.local_port(args) if kind == "local" else None
-    if kind == "local":
-        from labrunner.local import lifecycle
-
-        assert port is not None
-        restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
-        endpoint, started = lifecycle.start(port, restarted.append)
-        if restarted:
-            print(f"labrunner: {restarted[0]}", file=sys.stderr)
-        elif started:  # stderr: stdout may carry the JSON report
-            print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
+    if port is not None:
+        start_local(port)
     board = view.make_board(students, steps, args.action, fmt=fmt, output=output)
     run = ClassRun(
         kind=kind,
@@ -300,16 +317,7 @@ def run_class_command(args: argparse.Namespace) -> int:
         if args.action == "reset":
             results = _reset_class(run, students, args)
         else:
-            from labrunner.class_workers import grade_in_processes, process_count
-
-            processes = process_count(args.jobs, len(students))
-            if processes > 1:
-                labs_dirs = list(_opt(args, "labs_dir", []))
-                results = grade_in_processes(
-                    run, students, args.action, steps, labs_dirs=labs_dirs, processes=processes
-                )
-            else:
-                results = run.map(students, lambda student: run.grade(student, args.action, steps))
+            results = grade_students(run, students, args.action, steps, labs_dirs=list(_opt(args, "labs_dir", [])))
     finally:
         board.stop()
     report = ClassReport(

@@ -48,6 +48,7 @@ examples:
   labrunner reset --dry-run         show what a reset would remove
   labrunner --target aws --profile student1 check
   labrunner class check --roster class.yaml --jobs 8
+  labrunner class serve --roster class.yaml   the live class dashboard in a browser
 
 exit codes: 0 no selected step failed or errored; 1 at least one did;
             2 the command could not run as asked (bad input, no credentials, unreachable endpoint)
@@ -147,13 +148,18 @@ def build_parser() -> ArgumentParser:
         "--account", default=None, help="scenario: the 12-digit account (default: the local default account)"
     )
 
-    p = command("class", "check, solve or reset a whole class of accounts (roster YAML)")
-    p.add_argument("action", choices=("check", "solve", "reset", "doctor"))
-    p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve)")
+    p = command(
+        "class", "check, solve, reset or doctor a whole class of accounts (roster YAML), or serve its live dashboard"
+    )
+    p.add_argument("action", choices=("check", "solve", "reset", "doctor", "serve"))
+    p.add_argument("ids", nargs="*", metavar="ID", help="lab or step ids (check/solve/serve)")
     p.add_argument("--roster", type=Path, required=True, metavar="FILE", help="YAML list of students")
     p.add_argument("--jobs", type=int, default=4, help="students handled at once (default 4)")
     p.add_argument("--dry-run", action="store_true", help="reset: print the plans and stop")
     p.add_argument("--yes", action="store_true", help="reset: do not ask for confirmation")
+    p.add_argument(
+        "--interval", type=float, default=None, metavar="S", help="serve: seconds between checks of the class (30)"
+    )
     return parser
 
 
@@ -362,6 +368,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_class(args: argparse.Namespace) -> int:
     from labrunner.classroom import run_class_command
 
+    if args.action == "serve":  # the dashboard; --port is its own port there
+        from labrunner.dashboard.command import run_serve
+
+        return run_serve(args)
+    if args.interval is not None:
+        raise UsageError("--interval applies to `class serve` only")
     if args.action == "doctor":
         return cmd_doctor(args)
     return run_class_command(args)
