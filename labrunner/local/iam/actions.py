@@ -102,8 +102,8 @@ def identify(service: str, environ: dict[str, Any], body: bytes, region: str, ac
     """Work out the operation of a request to `service` (a botocore service name)."""
     if service == "s3" and str(environ.get("PATH_INFO", "")).startswith(S3_CONTROL_PATH):
         # Signed for s3 (and answered as S3 answers), but an operation of S3 Control's API.
-        name, params = rest_operation("s3control", environ)
-        return Operation("s3", "rest-xml", name, {**params, "__s3control__": True}, region, account)
+        name, control = rest_operation("s3control", environ)
+        return Operation("s3", "rest-xml", name, {**control, "__s3control__": True}, region, account)
     protocol = service_protocol(service) or "query"
     name = ""
     params: dict[str, Any] = {}
