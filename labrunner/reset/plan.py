@@ -214,11 +214,13 @@ class _Discovery:
             if by_name is None and by_tag is None:
                 continue
             owner = own.other_stack(tags[name], self.ctx.stack_name)
-            if owner is not None:
-                # made for another stack (CloudFormation propagates the lab tag to its resources)
-                if owner in self.other_stacks:
-                    self.add(PlanItem(Kind.BUCKET, name, f"made for stack {owner}", delete=False, owner=owner))
+            if owner in self.other_stacks:
+                # made for another stack that is still here (CloudFormation propagates the lab tag to its resources)
+                self.add(PlanItem(Kind.BUCKET, name, f"made for stack {owner}", delete=False, owner=owner))
                 continue
+            if owner is not None:
+                # made for a stack that is gone (its reset kept it for ours, or it was deleted by hand)
+                by_tag = f"{by_tag or by_name}, made for stack {owner}, which is gone"
             if _bucket_region(_location(s3, name)) != self.ctx.region:
                 continue  # the lab in another region: that region's reset
             kept = self._kept_for_others(name)
@@ -247,7 +249,7 @@ class _Discovery:
                 continue
             if not _bucket_exists(s3, target):
                 continue
-            if own.other_stack(_bucket_tags(s3, target), self.ctx.stack_name) is not None:
+            if own.other_stack(_bucket_tags(s3, target), self.ctx.stack_name) in self.other_stacks:
                 self.add(PlanItem(Kind.BUCKET, target, f"{names} log to it, but another stack made it", delete=False))
                 continue
             kept = self._kept_for_others(target)

@@ -367,16 +367,15 @@ def test_template_file_missing(monkeypatch: pytest.MonkeyPatch, unchanged: None,
     assert "template file cloudformation_template.yaml is missing" in line
 
 
-def test_hardened_template_missing_is_graded(monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path) -> None:
-    """Not bad input: the hardened template is the extra credit's deliverable. Without it that step
-    fails with a hint (exit 1), and the step that deploys it is skipped."""
-    real = paths.content_root()
-    for part in ("labs", "sample_s3_files", "cloudformation_template.yaml"):
-        (tmp_path / part).symlink_to(real / part)
-    monkeypatch.setattr(paths, "content_root", lambda: tmp_path)
+def test_student_template_missing_is_graded(monkeypatch: pytest.MonkeyPatch, unchanged: None, tmp_path: Path) -> None:
+    """Not bad input: the student's template is the extra credit's deliverable. A file named by
+    LABRUNNER_SECURE_TEMPLATE that is not there fails that step with the reason (exit 1), no traceback."""
+    missing = tmp_path / "my-secure-template.yaml"
+    monkeypatch.setenv("LABRUNNER_SECURE_TEMPLATE", str(missing))
     result = cli("check", "extra", "--format", "json")
     assert (result.code, result.err) == (1, ""), result
     steps = {s["id"]: s for s in json.loads(result.out)["steps"]}
     assert steps["extra.template-secure"]["status"] == "fail"
-    assert "cloudformation_template_secure.yaml does not exist" in steps["extra.template-secure"]["checks"][0]["detail"]
-    assert steps["extra.stack-secure"]["status"] == "skipped"
+    detail = " ".join(c["detail"] for c in steps["extra.template-secure"]["checks"])
+    assert str(missing) in detail and "cannot be read" in detail, detail
+    assert steps["extra.stack-secure"]["status"] in ("fail", "skipped")

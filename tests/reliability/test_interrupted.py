@@ -63,8 +63,8 @@ INTERRUPTIONS: dict[str, tuple[Interruption, ...]] = {
         Interruption("lab4.noncompliance: created the demo bucket", signal.SIGKILL),  # no evaluation started
     ),
     "extra": (
-        Interruption("extra.stack-secure: change set", signal.SIGINT),  # change set made, not executed
-        Interruption("extra.stack-secure: UPDATE_IN_PROGRESS", signal.SIGKILL),  # the update under way
+        Interruption("extra.template-secure: change set", signal.SIGINT),  # change set made, not executed
+        Interruption("extra.template-secure: UPDATE_IN_PROGRESS", signal.SIGKILL),  # the update under way
     ),
 }
 
