@@ -98,7 +98,7 @@ class AWSErrorsOnly:
             return self.app(environ, start_response)
         held: dict[str, Any] = {}
 
-        def hold_html_404(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Callable[[bytes], Any]:
+        def hold_html_404(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
             if _html_404(environ, status, headers):
                 held["status"], held["headers"] = status, headers
                 return lambda _data: None
