@@ -14,9 +14,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import boto3
 import pytest
 
+from labrunner.aws import session
+from labrunner.errors import LocalServerError
 from labrunner.local import lifecycle, state
+from labrunner.local.watch import ServerWatch
 from tests.conftest import free_port
 
 
@@ -133,3 +137,85 @@ def test_frozen_server_is_one_line_and_exit_2(own_server: lifecycle.Endpoint, ho
     assert elapsed < 15, elapsed
     assert lifecycle.stop(own_server.port)  # stop ends a frozen server too
     assert state.read_state(own_server.port) is None
+
+
+def _hung_server() -> ThreadingHTTPServer:
+    """Accepts requests and never answers any, its health check included (a hung, not stopped, server)."""
+    release = threading.Event()
+
+    class Hung(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            release.wait(60)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Hung)
+    server.daemon_threads = True
+    setattr(server, "release", release)  # noqa: B010
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_request_to_a_hung_server_is_one_error_not_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In flight when the server hangs: after one read timeout and a failed health check, not 8 retries."""
+    monkeypatch.setenv("LABRUNNER_LOCAL_READ_TIMEOUT_S", "1")
+    monkeypatch.setenv("LABRUNNER_LOCAL_HEALTH_WAIT_S", "1")
+    server = _hung_server()
+    try:
+        factory = session.ClientFactory(
+            session.new_session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"),
+            "us-east-1",
+            f"http://127.0.0.1:{server.server_port}",
+            read_only=False,
+            watch=ServerWatch(server.server_port, os.getpid()),
+        )
+        t0 = time.monotonic()
+        with pytest.raises(LocalServerError, match="did not answer a request within 1 s"):
+            factory.client("sqs").list_queues()
+        assert time.monotonic() - t0 < 6  # botocore alone: 8 attempts of 1 s plus backoff
+    finally:
+        getattr(server, "release").set()  # noqa: B009
+        server.shutdown()
+
+
+def test_server_frozen_during_a_command_is_one_line(own_server: lifecycle.Endpoint, home: Path) -> None:
+    """SIGSTOP after the command's health check (the stack is being deployed): one line, exit 2, soon."""
+    env = {
+        **os.environ,
+        "LABRUNNER_HOME": str(home),
+        "LABRUNNER_LOCAL_READ_TIMEOUT_S": "3",
+        "LABRUNNER_LOCAL_HEALTH_WAIT_S": "1",
+    }
+    command = subprocess.Popen(
+        [sys.executable, "-m", "labrunner", "solve", "setup", "--port", str(own_server.port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=own_server.url,
+        aws_access_key_id=own_server.access_key,
+        aws_secret_access_key=own_server.secret_key,
+        region_name=own_server.region,
+    )
+    deadline = time.monotonic() + 60
+    while not cfn.describe_stacks()["Stacks"] and command.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert command.poll() is None, command.communicate()  # the command is still running
+    os.kill(own_server.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        _, stderr = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    elapsed = time.monotonic() - t0
+    assert command.returncode == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"labrunner: the local AWS on port {own_server.port}"), stderr
+    assert "stopped or hung" in lines[0] and "Traceback" not in stderr
+    assert elapsed < 15, elapsed

@@ -1,0 +1,75 @@
+"""A local server frozen during a command ends the command with one line, not minutes of silence.
+
+botocore waits read_timeout for each answer and retries a read timeout (standard mode, 8 attempts):
+against a stopped (SIGSTOP) or hung local server a command would wait many minutes. Clients of the
+local target therefore carry this watch: before each request, a server process that is stopped
+(its state in /proc on Linux) is a LocalServerError at once; after a read timeout (READ_TIMEOUT,
+shorter than the real-AWS client's), a server that does not answer its health check within
+health_wait_s() is one too. A server that answers its health check is only busy: botocore's own
+retry decides, as for real AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+from labrunner.errors import LocalServerError, UsageError
+
+
+def is_stopped(pid: int) -> bool:
+    """Whether the process is stopped (SIGSTOP, state T) — False where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()  # the name in parentheses may contain spaces
+    return bool(fields) and fields[0] in ("T", "t")
+
+
+def read_timeout_s() -> float:
+    from labrunner.local.faults import READ_TIMEOUT
+
+    try:
+        return READ_TIMEOUT.from_environment()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ServerWatch:
+    port: int
+    pid: int
+
+    def config(self, base: Config) -> Config:
+        return base.merge(Config(read_timeout=read_timeout_s()))
+
+    def frozen(self, how: str) -> LocalServerError:
+        return LocalServerError(
+            f"the local AWS on port {self.port} (pid {self.pid}) {how}: it is stopped or hung; "
+            "`labrunner local stop` ends it, then `labrunner up` starts a new one (empty)"
+        )
+
+    def before_send(self, **_kwargs: Any) -> None:
+        if is_stopped(self.pid):
+            raise self.frozen("is stopped (SIGSTOP) and cannot answer")
+
+    def needs_retry(self, caught_exception: Exception | None = None, **_kwargs: Any) -> None:
+        if not isinstance(caught_exception, ReadTimeoutError | ConnectionClosedError):
+            return None  # botocore's retry handler decides
+        from labrunner.local import lifecycle
+
+        wait = lifecycle.health_wait_s()
+        if is_stopped(self.pid) or lifecycle.probe(self.port, timeout=wait) is None:
+            raise self.frozen(
+                f"did not answer a request within {read_timeout_s():g} s nor its health check within {wait:g} s"
+            )
+        return None  # only busy: retried as botocore does
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register_first("before-send", self.before_send)
+        client.meta.events.register_first("needs-retry", self.needs_retry)
