@@ -40,7 +40,7 @@ from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
 from labrunner.aws.regions import check_region
 from labrunner.errors import TargetError, UsageError
-from labrunner.local.watch import ServerWatch
+from labrunner.local.watch import ServerWatch, read_timeout_s
 
 TargetKind = Literal["local", "aws"]
 DEFAULT_REGION = "us-east-1"
@@ -239,7 +239,7 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Ses
         aws_secret_access_key=endpoint.secret_key,
         region_name=region,
     )
-    return session, region, endpoint.url, ServerWatch(endpoint.port, endpoint.pid)
+    return session, region, endpoint.url, ServerWatch(endpoint.port, endpoint.pid, read_timeout_s())
 
 
 def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: str) -> Session:

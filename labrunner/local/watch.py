@@ -35,20 +35,31 @@ def read_timeout_s() -> float:
     from labrunner.local.faults import READ_TIMEOUT
 
     try:
-        return READ_TIMEOUT.from_environment()
+        value = READ_TIMEOUT.from_environment()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if value <= 0:
+        raise UsageError(f"{READ_TIMEOUT.env_var} must be more than 0 (seconds)")
+    return value
 
 
 @dataclass(frozen=True)
 class ServerWatch:
     port: int
     pid: int
+    read_timeout: float  # read_timeout_s(), read once when the target opens (bad values refused there)
 
     def config(self, base: Config) -> Config:
-        return base.merge(Config(read_timeout=read_timeout_s()))
+        return base.merge(Config(read_timeout=self.read_timeout))
 
     def frozen(self, how: str) -> LocalServerError:
+        from labrunner.local import lifecycle
+
+        if not lifecycle.is_alive(self.pid):
+            return LocalServerError(
+                f"the local AWS on port {self.port} (pid {self.pid}) ended during the command; the next command "
+                "starts an empty one: run `labrunner up` to deploy the workload again"
+            )
         return LocalServerError(
             f"the local AWS on port {self.port} (pid {self.pid}) {how}: it is stopped or hung; "
             "`labrunner local stop` ends it, then `labrunner up` starts a new one (empty)"

@@ -20,7 +20,7 @@ import pytest
 from labrunner.aws import session
 from labrunner.errors import LocalServerError
 from labrunner.local import lifecycle, state
-from labrunner.local.watch import ServerWatch
+from labrunner.local.watch import ServerWatch, read_timeout_s
 from tests.conftest import free_port
 
 
@@ -170,7 +170,7 @@ def test_request_to_a_hung_server_is_one_error_not_retries(monkeypatch: pytest.M
             "us-east-1",
             f"http://127.0.0.1:{server.server_port}",
             read_only=False,
-            watch=ServerWatch(server.server_port, os.getpid()),
+            watch=ServerWatch(server.server_port, os.getpid(), read_timeout_s()),
         )
         t0 = time.monotonic()
         with pytest.raises(LocalServerError, match="did not answer a request within 1 s"):
