@@ -199,3 +199,20 @@ def test_aws_cli_detects_drift(workload: Workload, local_env: Endpoint) -> None:
     assert [(r["LogicalResourceId"], differences(r)) for r in rows] == [
         ("MetadataLambdaRole", [("/ManagedPolicyArns/0", "REMOVE", SYSTEM_ADMINISTRATOR, "null")])
     ]
+
+
+def test_hardened_stack_is_in_sync(aws: Aws) -> None:
+    """Every checked property of the hardened template (encryption, logging, public access block, bucket
+    policy, DynamoDB encryption and recovery, SQS encryption) reads back as the template set it."""
+    workload = deploy(aws, SECURE)
+    try:
+        status = detect(workload)
+        found = drifts(workload)
+        assert status["StackDriftStatus"] == "IN_SYNC", {k: differences(v) for k, v in found.items()}
+        assert {"FileUploadsBucket", "AccessLogsBucket", "ObjectMetadataTable", "FileUploadsBucketPolicy"} <= set(found)
+        # The TLS-only policy removed in the console: the bucket policy resource is gone.
+        aws.s3.delete_bucket_policy(Bucket=workload.outputs["UploadBucketName"])
+        detect(workload)
+        assert drifts(workload, "DELETED").keys() == {"FileUploadsBucketPolicy"}
+    finally:
+        empty_and_delete(workload)

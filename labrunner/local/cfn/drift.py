@@ -200,6 +200,19 @@ def _bucket(resource: Any, account: str, region: str, expected: dict[str, Any]) 
     return live
 
 
+def _bucket_policy(resource: Any, account: str, region: str, expected: dict[str, Any]) -> dict[str, Any]:
+    from moto.s3.exceptions import MissingBucket
+
+    name = str(expected.get("Bucket") or "")
+    try:
+        document = s3_backend(account, region).get_bucket(name).policy
+    except MissingBucket as exc:
+        raise Gone from exc
+    if not document:
+        raise Gone  # AWS::S3::BucketPolicy is the bucket's policy: without one, the resource is gone
+    return {"Bucket": name, "PolicyDocument": document.decode("utf-8")}
+
+
 def _role(resource: Any, account: str, region: str, expected: dict[str, Any]) -> dict[str, Any]:
     from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
@@ -315,6 +328,7 @@ def _function(resource: Any, account: str, region: str, expected: dict[str, Any]
 
 READERS: dict[str, Reader] = {
     "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::IAM::Role": _role,
     "AWS::SQS::Queue": _queue,
     "AWS::SQS::QueuePolicy": _queue_policy,
@@ -357,6 +371,7 @@ READ_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "AWS::SQS::QueuePolicy": frozenset({"Queues", "PolicyDocument"}),
+    "AWS::S3::BucketPolicy": frozenset({"Bucket", "PolicyDocument"}),
     "AWS::DynamoDB::Table": frozenset(
         {
             "TableName",

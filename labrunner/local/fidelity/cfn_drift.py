@@ -25,7 +25,7 @@ cloudformation detect-stack-drift`). What AWS does, and this module does for the
   (StackResourceDriftInformation: types that do not support drift detection are NOT_CHECKED).
 Shapes follow botocore's cloudformation-2010-05-15 service model (DetectStackDriftOutput,
 DescribeStackDriftDetectionStatusOutput, DescribeStackResourceDriftsOutput, StackResourceDrift).
-Checked here: AWS::S3::Bucket, AWS::IAM::Role (trust, inline policies, managed policy ARNs),
+Checked here: AWS::S3::Bucket, AWS::S3::BucketPolicy, AWS::IAM::Role (trust, inline policies, managed policy ARNs),
 AWS::Lambda::Function, AWS::SQS::Queue, AWS::SQS::QueuePolicy, AWS::DynamoDB::Table
 (labrunner/local/cfn/drift.py); any other type is NOT_CHECKED.
 """
