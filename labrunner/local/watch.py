@@ -5,8 +5,8 @@ against a stopped (SIGSTOP) or hung local server a command would wait many minut
 local target therefore carry this watch: before each request, a server process that is stopped
 (its state in /proc on Linux) is a LocalServerError at once; after a read timeout (READ_TIMEOUT,
 shorter than the real-AWS client's), a server that does not answer its health check within
-health_wait_s() is one too. A server that answers its health check is only busy: botocore's own
-retry decides, as for real AWS.
+health_wait_s() is one too. A server that answers its health check is only busy: the request is
+tried once more, and a second read timeout is a LocalServerError as well.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class ServerWatch:
         if is_stopped(self.pid):
             raise self.frozen("is stopped (SIGSTOP) and cannot answer")
 
-    def needs_retry(self, caught_exception: Exception | None = None, **_kwargs: Any) -> None:
+    def needs_retry(self, caught_exception: Exception | None = None, attempts: int = 1, **_kwargs: Any) -> None:
         if not isinstance(caught_exception, ReadTimeoutError | ConnectionClosedError):
             return None  # botocore's retry handler decides
         from labrunner.local import lifecycle
@@ -77,7 +77,13 @@ class ServerWatch:
         wait = lifecycle.health_wait_s()
         if is_stopped(self.pid) or lifecycle.probe(self.port, timeout=wait) is None:
             raise self.frozen(
-                f"did not answer a request within {read_timeout_s():g} s nor its health check within {wait:g} s"
+                f"did not answer a request within {self.read_timeout:g} s nor its health check within {wait:g} s"
+            )
+        if attempts >= 2:  # alive but stuck on requests: once more is enough, not seven times the timeout
+            raise LocalServerError(
+                f"the local AWS on port {self.port} answers its health check but left a request unanswered "
+                f"twice for {self.read_timeout:g} s: it is overloaded or stuck; try again, or `labrunner local "
+                "stop` and `labrunner up` (LABRUNNER_LOCAL_READ_TIMEOUT_S waits longer)"
             )
         return None  # only busy: retried as botocore does
 

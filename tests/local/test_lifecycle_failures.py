@@ -20,7 +20,7 @@ import pytest
 from labrunner.aws import session
 from labrunner.errors import LocalServerError
 from labrunner.local import lifecycle, state
-from labrunner.local.watch import ServerWatch, read_timeout_s
+from labrunner.local.watch import ServerWatch
 from tests.conftest import free_port
 
 
@@ -139,12 +139,20 @@ def test_frozen_server_is_one_line_and_exit_2(own_server: lifecycle.Endpoint, ho
     assert state.read_state(own_server.port) is None
 
 
-def _hung_server() -> ThreadingHTTPServer:
-    """Accepts requests and never answers any, its health check included (a hung, not stopped, server)."""
+def _hung_server(*, health: bool) -> ThreadingHTTPServer:
+    """Accepts AWS requests and never answers them; answers its health check only if `health` (a server
+    stuck on requests but alive) — else it is hung as a whole."""
     release = threading.Event()
 
     class Hung(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if health and self.path == "/_labrunner/health":
+                body = json.dumps({"service": "labrunner-local", "pid": os.getpid()}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             release.wait(60)
 
         do_GET = do_POST
@@ -159,23 +167,29 @@ def _hung_server() -> ThreadingHTTPServer:
     return server
 
 
-def test_request_to_a_hung_server_is_one_error_not_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In flight when the server hangs: after one read timeout and a failed health check, not 8 retries."""
-    monkeypatch.setenv("LABRUNNER_LOCAL_READ_TIMEOUT_S", "1")
+@pytest.mark.parametrize(
+    ("health", "says"),
+    [(False, "did not answer a request within 1 s nor its health check"), (True, "left a request unanswered twice")],
+    ids=["hung", "stuck-but-healthy"],
+)
+def test_request_to_a_hung_server_is_one_error_not_retries(
+    monkeypatch: pytest.MonkeyPatch, health: bool, says: str
+) -> None:
+    """In flight when the server hangs: an error after one (two) read timeouts, not botocore's 8 attempts."""
     monkeypatch.setenv("LABRUNNER_LOCAL_HEALTH_WAIT_S", "1")
-    server = _hung_server()
+    server = _hung_server(health=health)
     try:
         factory = session.ClientFactory(
             session.new_session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"),
             "us-east-1",
             f"http://127.0.0.1:{server.server_port}",
             read_only=False,
-            watch=ServerWatch(server.server_port, os.getpid(), read_timeout_s()),
+            watch=ServerWatch(server.server_port, os.getpid(), read_timeout=1.0),
         )
         t0 = time.monotonic()
-        with pytest.raises(LocalServerError, match="did not answer a request within 1 s"):
+        with pytest.raises(LocalServerError, match=says):
             factory.client("sqs").list_queues()
-        assert time.monotonic() - t0 < 6  # botocore alone: 8 attempts of 1 s plus backoff
+        assert time.monotonic() - t0 < 8  # botocore alone: 8 attempts of 1 s plus backoff, or 90 s each
     finally:
         getattr(server, "release").set()  # noqa: B009
         server.shutdown()
