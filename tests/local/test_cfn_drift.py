@@ -216,3 +216,25 @@ def test_hardened_stack_is_in_sync(aws: Aws) -> None:
         assert drifts(workload, "DELETED").keys() == {"FileUploadsBucketPolicy"}
     finally:
         empty_and_delete(workload)
+
+
+def test_policy_attached_and_statement_condition_added_are_add(workload: Workload) -> None:
+    """A value added to a list (one more managed policy) and a key added inside a policy are ADD."""
+    iam, role = workload.aws.iam, workload.outputs["MetadataRoleName"]
+    read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    iam.attach_role_policy(RoleName=role, PolicyArn=read_only)
+    document = iam.get_role_policy(RoleName=role, PolicyName="PutItemDynamoTables")["PolicyDocument"]
+    document["Statement"][2]["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}
+    iam.put_role_policy(RoleName=role, PolicyName="PutItemDynamoTables", PolicyDocument=json.dumps(document))
+    row = workload.aws.cloudformation.detect_stack_resource_drift(
+        StackName=workload.stack, LogicalResourceId="MetadataLambdaRole"
+    )["StackResourceDrift"]
+    assert sorted(differences(row)) == [
+        ("/ManagedPolicyArns/1", "ADD", "null", read_only),
+        (
+            "/Policies/0/PolicyDocument/Statement/2/Condition",
+            "ADD",
+            "null",
+            '{"Bool":{"aws:SecureTransport":"true"}}',
+        ),
+    ]

@@ -106,7 +106,7 @@ def _role(resource: Any, account: str, region: str, expected: dict[str, Any]) ->
         "Path": role.path,
         "AssumeRolePolicyDocument": role.assume_role_policy_document,
         "MaxSessionDuration": role.max_session_duration,
-        "ManagedPolicyArns": sorted(role.managed_policies),
+        "ManagedPolicyArns": list(role.managed_policies),  # in attachment order
         "Policies": [{"PolicyName": name, "PolicyDocument": document} for name, document in role.policies.items()],
     }
     if role.description:
