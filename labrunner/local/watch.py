@@ -2,15 +2,16 @@
 
 botocore waits read_timeout for each answer and retries a read timeout (standard mode, 8 attempts):
 against a stopped (SIGSTOP) or hung local server a command would wait many minutes. Clients of the
-local target therefore carry this watch: before each request, a server process that is stopped
-(its state in /proc on Linux) is a LocalServerError at once; after a read timeout (READ_TIMEOUT,
-shorter than the real-AWS client's), a server that does not answer its health check within
-health_wait_s() is one too. A server that answers its health check is only busy: the request is
+local target therefore carry this watch: before and (each second) while waiting for each answer,
+a server process that is stopped (its state in /proc on Linux) is a LocalServerError; after a read
+timeout (READ_TIMEOUT, shorter than the real-AWS client's), a server that does not answer its
+health check within health_wait_s() is one too. A server that answers its health check is only busy: the request is
 tried once more, and a second read timeout is a LocalServerError as well.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 from labrunner.errors import LocalServerError, UsageError
+
+STOPPED = "is stopped (SIGSTOP) and cannot answer"
+STOPPED_CHECK_S = 1.0  # how often a command waiting for an answer looks whether the server is stopped
 
 
 def is_stopped(pid: int) -> bool:
@@ -61,13 +65,33 @@ class ServerWatch:
                 "starts an empty one: run `labrunner up` to deploy the workload again"
             )
         return LocalServerError(
-            f"the local AWS on port {self.port} (pid {self.pid}) {how}: it is stopped or hung; "
+            f"the local AWS on port {self.port} (pid {self.pid}) {how}; "
             "`labrunner local stop` ends it, then `labrunner up` starts a new one (empty)"
         )
 
-    def before_send(self, **_kwargs: Any) -> None:
+    def send(self, http_session: Any, request: Any) -> Any:
+        """Send in a helper thread and look at the server while waiting: a server stopped during the
+        request ends it within STOPPED_CHECK_S, not after the read timeout (the helper, a daemon
+        thread, is left to its timeout)."""
         if is_stopped(self.pid):
-            raise self.frozen("is stopped (SIGSTOP) and cannot answer")
+            raise self.frozen(STOPPED)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["response"] = http_session.send(request)
+            except BaseException as exc:  # handed to the caller's thread as botocore's send would raise it
+                outcome["error"] = exc
+
+        helper = threading.Thread(target=run, name="labrunner-local-send", daemon=True)
+        helper.start()
+        while helper.is_alive():
+            helper.join(STOPPED_CHECK_S)
+            if helper.is_alive() and is_stopped(self.pid):
+                raise self.frozen(STOPPED)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
 
     def needs_retry(self, caught_exception: Exception | None = None, attempts: int = 1, **_kwargs: Any) -> None:
         if not isinstance(caught_exception, ReadTimeoutError | ConnectionClosedError):
@@ -75,9 +99,12 @@ class ServerWatch:
         from labrunner.local import lifecycle
 
         wait = lifecycle.health_wait_s()
-        if is_stopped(self.pid) or lifecycle.probe(self.port, timeout=wait) is None:
+        if is_stopped(self.pid):
+            raise self.frozen(STOPPED)
+        if lifecycle.probe(self.port, timeout=wait) is None:
             raise self.frozen(
-                f"did not answer a request within {self.read_timeout:g} s nor its health check within {wait:g} s"
+                f"did not answer a request within {self.read_timeout:g} s nor its health check within {wait:g} s: "
+                "it is hung"
             )
         if attempts >= 2:  # alive but stuck on requests: once more is enough, not seven times the timeout
             raise LocalServerError(
@@ -88,5 +115,10 @@ class ServerWatch:
         return None  # only busy: retried as botocore does
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register_first("before-send", self.before_send)
+        http_session = client._endpoint.http_session  # what botocore sends with when before-send answers nothing
+
+        def before_send(request: Any, **_kwargs: Any) -> Any:
+            return self.send(http_session, request)  # a response here is the one botocore uses
+
+        client.meta.events.register_first("before-send", before_send)
         client.meta.events.register_first("needs-retry", self.needs_retry)
