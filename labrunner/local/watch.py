@@ -102,11 +102,11 @@ class ServerWatch:
         if is_stopped(self.pid):
             raise self.frozen(STOPPED)
         if lifecycle.probe(self.port, timeout=wait) is None:
-            raise self.frozen(
-                f"did not answer a request within {self.read_timeout:g} s nor its health check within {wait:g} s: "
-                "it is hung"
-            )
-        if attempts >= 2:  # alive but stuck on requests: once more is enough, not seven times the timeout
+            unanswered = "a request" if isinstance(caught_exception, ConnectionClosedError) else "a request within"
+            waited = "" if isinstance(caught_exception, ConnectionClosedError) else f" {self.read_timeout:g} s"
+            raise self.frozen(f"did not answer {unanswered}{waited} nor its health check within {wait:g} s: it is hung")
+        # Alive but stuck on requests: one more try is enough, not seven times the read timeout.
+        if attempts >= 2 and isinstance(caught_exception, ReadTimeoutError):
             raise LocalServerError(
                 f"the local AWS on port {self.port} answers its health check but left a request unanswered "
                 f"twice for {self.read_timeout:g} s: it is overloaded or stuck; try again, or `labrunner local "
