@@ -41,6 +41,7 @@ from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
 from labrunner.aws.regions import check_region
 from labrunner.errors import TargetError, UsageError
+from labrunner.local.watch import ServerWatch, read_timeout_s
 
 TargetKind = Literal["local", "aws"]
 DEFAULT_REGION = "us-east-1"
@@ -179,8 +180,11 @@ class ClientFactory:
         endpoint_url: str | None,
         read_only: bool,
         read_cache: ReadCache | None = None,
+        *,
+        watch: ServerWatch | None = None,
     ) -> None:
         self.session = session
+        self.watch = watch  # the local target's: a frozen server is one line, not minutes of retries
         self.region = region
         self.endpoint_url = endpoint_url
         self.read_only = read_only
@@ -194,14 +198,14 @@ class ClientFactory:
         with self._lock:  # sessions are not thread-safe; clients are
             cached = self._clients.get(key)
             if cached is None:
+                config = CLIENT_CONFIG if self.watch is None else self.watch.config(CLIENT_CONFIG)
                 cached = self.session.client(
-                    service,
-                    region_name=region or self.region,
-                    endpoint_url=self.endpoint_url,
-                    config=CLIENT_CONFIG,
+                    service, region_name=region or self.region, endpoint_url=self.endpoint_url, config=config
                 )
                 if self._custom_endpoint():
                     cached.meta.events.register("before-sign.s3-control", strip_account_host)
+                if self.watch is not None:
+                    self.watch.attach(cached)
                 if self.read_only:
                     make_read_only(cached)
                 if self.read_cache is not None:
@@ -214,7 +218,7 @@ class ClientFactory:
         return bool(self.endpoint_url) or any(name.startswith("AWS_ENDPOINT_URL") for name in os.environ)
 
     def twin(self, *, read_only: bool, read_cache: ReadCache | None = None) -> ClientFactory:
-        return ClientFactory(self.session, self.region, self.endpoint_url, read_only, read_cache)
+        return ClientFactory(self.session, self.region, self.endpoint_url, read_only, read_cache, watch=self.watch)
 
 
 def strip_account_host(request: Any, **_: Any) -> None:
@@ -233,12 +237,13 @@ class OpenTarget:
     region: str
     endpoint_url: str | None
     identity: Identity
+    watch: ServerWatch | None = None  # the local target's server
 
     def clients(self, *, read_only: bool = False) -> ClientFactory:
-        return ClientFactory(self.session, self.region, self.endpoint_url, read_only)
+        return ClientFactory(self.session, self.region, self.endpoint_url, read_only, watch=self.watch)
 
 
-def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Session, str, str]:
+def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Session, str, str, ServerWatch]:
     from labrunner.local import lifecycle, state
 
     port = spec.local_port or state.default_port()
@@ -254,7 +259,7 @@ def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Ses
         aws_secret_access_key=endpoint.secret_key,
         region_name=region,
     )
-    return session, region, endpoint.url
+    return session, region, endpoint.url, ServerWatch(endpoint.port, endpoint.pid, read_timeout_s())
 
 
 def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: str) -> Session:
@@ -284,9 +289,10 @@ def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: s
 def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: None) -> OpenTarget:
     """Resolve credentials and region, start the local server if needed, and prove access."""
     endpoint_url: str | None = None
+    watch: ServerWatch | None = None
     try:
         if spec.kind == "local":
-            session, region, endpoint_url = _local_session(spec, notify)
+            session, region, endpoint_url, watch = _local_session(spec, notify)
         else:
             session = new_session(profile_name=spec.profile, region_name=spec.region)
             region = session.region_name or DEFAULT_REGION
@@ -336,4 +342,6 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
     except BotoCoreError as exc:
         raise TargetError(f"cannot use the AWS target: {exc}") from exc
     identity = Identity(account=str(who["Account"]), arn=str(who["Arn"]))
-    return OpenTarget(kind=spec.kind, session=session, region=region, endpoint_url=endpoint_url, identity=identity)
+    return OpenTarget(
+        kind=spec.kind, session=session, region=region, endpoint_url=endpoint_url, identity=identity, watch=watch
+    )

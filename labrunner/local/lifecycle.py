@@ -206,6 +206,11 @@ def stop(port: int, timeout: float = 15.0) -> bool:
     return True
 
 
+def is_alive(pid: int) -> bool:
+    """Whether the process runs (or is stopped) — not gone, not a zombie of ours."""
+    return _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -26,6 +27,8 @@ NOT_IMPLEMENTED: list[tuple[str, str, dict[str, Any]]] = [
     ("iam", "list_service_specific_credentials", {}),  # query XML
     ("iam", "generate_service_last_accessed_details", {"Arn": "arn:aws:iam::123456789012:role/x"}),
     ("dynamodb", "describe_contributor_insights", {"TableName": "t"}),  # JSON
+    ("lambda", "list_function_url_configs", {"FunctionName": "f"}),  # REST-JSON: a path moto routes nowhere
+    ("lambda", "get_account_settings", {}),
 ]
 
 
@@ -61,6 +64,19 @@ def test_aws_cli_names_the_error(local_env: Endpoint) -> None:
     assert result.returncode in (254, 255), result  # a service error (CLI v2 254, v1 255)
     assert "(NotImplemented)" in result.stderr and "ListServiceSpecificCredentials" in result.stderr, result.stderr
     assert "<html" not in result.stderr.lower() and "Unable to parse" not in result.stderr
+
+
+def test_unknown_rest_path_is_invalid_action_in_rest_json(local_server: Endpoint) -> None:
+    """A path that is no Lambda operation at all: an AWS error in REST-JSON, not werkzeug's HTML 404."""
+    url = f"{local_server.url}/2015-03-31/no-such-resource/here"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(local_server.access_key, local_server.secret_key), "lambda", local_server.region).add_auth(
+        request
+    )
+    answer = requests.get(url, headers=dict(request.headers.items()), timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["x-amzn-ErrorType"].startswith("InvalidAction")
+    assert "html" not in answer.headers["Content-Type"] and answer.json()["Message"], answer.text
 
 
 def _signed_environ(service: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:

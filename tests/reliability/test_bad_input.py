@@ -143,6 +143,14 @@ def test_labrunner_home_is_a_file(monkeypatch: pytest.MonkeyPatch, unchanged: No
     [
         pytest.param({"LABRUNNER_TARGET": "gcp"}, "LABRUNNER_TARGET must be one of local, aws", id="target-env"),
         pytest.param({"LABRUNNER_LOCAL_PORT": "forty"}, "LABRUNNER_LOCAL_PORT must be a port number", id="port-env"),
+        pytest.param(
+            {"LABRUNNER_LOCAL_READ_TIMEOUT_S": "nan"},
+            "LABRUNNER_LOCAL_READ_TIMEOUT_S must be at least 0",
+            id="read-nan",
+        ),
+        pytest.param(
+            {"LABRUNNER_LOCAL_READ_TIMEOUT_S": "0"}, "LABRUNNER_LOCAL_READ_TIMEOUT_S must be more", id="read-0"
+        ),
     ],
 )
 def test_bad_environment(monkeypatch: pytest.MonkeyPatch, unchanged: None, env: Env, says: str) -> None:

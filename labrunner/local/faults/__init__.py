@@ -218,3 +218,9 @@ def status(endpoint_url: str) -> dict[str, Any]:
     from labrunner.local import admin
 
     return admin.call(endpoint_url, "GET", "faults")
+
+
+# Also read by the client: how long one request to the local server may go unanswered before the command
+# asks whether the server is stopped or hung (then it ends with one line; a busy server is retried as
+# botocore does). Longer than the slowest legitimate call (a stack with a custom resource under a class).
+READ_TIMEOUT = Setting("read_timeout_s", "LABRUNNER_LOCAL_READ_TIMEOUT_S", default=60.0, maximum=900.0)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from labrunner.local.cfn import operations
+from labrunner.local.cfn import drift, operations
 from labrunner.local.cfn.errors import ResourceFailed
 from labrunner.local.cfn.state import ResourceState, physical_id_of, record, stack_event, states
 from labrunner.local.hooks import ServerHooks
 
-DRIFT = {"StackResourceDriftStatus": "NOT_CHECKED"}
 # A stack in these states has no resources to report outputs of (AWS shows none).
 WITHOUT_OUTPUTS = frozenset(
     {
@@ -220,7 +219,7 @@ def _row(stack: Any, state: ResourceState, resource: Any, *, detail: bool) -> di
         "PhysicalResourceId": physical_id_of(resource) or state.physical_id,
         "ResourceType": state.resource_type,
         "ResourceStatus": state.status,
-        "DriftInformation": DRIFT,
+        "DriftInformation": drift.resource_drift_information(stack, state.logical_id),
     }
     if state.reason:
         row["ResourceStatusReason"] = state.reason
