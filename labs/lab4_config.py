@@ -39,6 +39,7 @@ from labrunner.aws.config import (
     start_evaluation,
     wait_until_recorded,
 )
+from labrunner.aws.demo_bucket import students_demo_bucket
 from labrunner.aws.s3 import (
     LAB_TAG,
     access_logging,
@@ -64,8 +65,21 @@ RETRY_POLL_S = 5.0
 
 def demo_bucket(ctx: Context) -> str | None:
     """The lab's demo bucket: the one solve made for this stack (by its tags), else one named as the
-    lab text does (immersion-config-demo-…); None before it exists."""
-    return made.find(ctx.client("s3"), made.DEMO, ctx, any_ending=True)
+    lab text does (immersion-config-demo-…), else the student's own of any name that Config has
+    recorded (labrunner.aws.demo_bucket says what is never taken for it); None before it exists."""
+    s3 = ctx.client("s3")
+    found = made.find(s3, made.DEMO, ctx, any_ending=True)
+    if found is not None:
+        return found
+    info = ctx.find_stack()
+    stack_buckets = [r.physical_id for r in info.resources.values() if r.type == S3_BUCKET] if info else []
+    return students_demo_bucket(
+        s3,
+        ctx.client("config"),
+        region=ctx.region,
+        since=info.created if info is not None else None,
+        not_these=[b for b in stack_buckets if b],
+    )
 
 
 def log_bucket_label(ctx: Context) -> str:
@@ -638,8 +652,11 @@ class RemediatedStep(Step):
             label = made.DEMO.label(ctx.suffix)
             yield Check.fail(
                 "demo bucket",
-                f"there is no demo bucket for lab 4 ({label}) in {ctx.region}",
-                f"Create it first (step lab4.noncompliance): S3 → Create bucket → {label}.",
+                f"there is no demo bucket for lab 4 in {ctx.region}: none named {label}, and no bucket made since "
+                "the stack that AWS Config has recorded (the stack's buckets, log buckets, Config's delivery "
+                "bucket and cf-templates-… do not count)",
+                f"Create it first (step lab4.noncompliance): S3 → Create bucket → any name, e.g. {label} → keep "
+                "the defaults → Create; it counts once AWS Config has recorded it (lab4.recorder on).",
             )
         upload = upload_bucket(ctx)
         if upload:
