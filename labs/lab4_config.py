@@ -83,7 +83,8 @@ def demo_bucket(ctx: Context) -> str | None:
 
 
 def log_bucket_label(ctx: Context) -> str:
-    return made.LOG.label(ctx.suffix)
+    """How hints name the log bucket: the one the upload bucket logs to, else the lab's name."""
+    return logs_of_upload(ctx) or made.LOG.label(ctx.suffix)
 
 
 def upload_bucket(ctx: Context) -> str | None:
@@ -91,6 +92,13 @@ def upload_bucket(ctx: Context) -> str | None:
     info = ctx.find_stack()
     resource = info.resources.get("FileUploadsBucket") if info is not None else None
     return resource.physical_id if resource is not None and resource.physical_id else None
+
+
+def logs_of_upload(ctx: Context) -> str | None:
+    """The log bucket of lab 2, whatever its name: where the upload bucket sends its access logs."""
+    upload = upload_bucket(ctx)
+    logging = access_logging(ctx.client("s3"), upload) if upload else None
+    return logging.target_bucket if logging is not None and logging.target_bucket != upload else None
 
 
 def watching(recorder: Recorder | None) -> bool:
@@ -489,14 +497,19 @@ class NoncomplianceStep(Step):
         must call it NON_COMPLIANT. The encryption rule calls it COMPLIANT, because AWS has
         encrypted every new bucket with SSE-S3 by default since January 2023. Passes when both
         rules have evaluated, and Config's latest verdict on every bucket it evaluated, the demo
-        and upload buckets included, agrees with the bucket's actual settings. Config evaluates
-        asynchronously: while a verdict is missing or older than a change, the step is pending.
+        and upload buckets included, agrees with the bucket's actual settings (as AWS's rule pages
+        define them: the encryption rule also accepts a bucket policy that denies uploads without
+        server-side encryption). Config evaluates asynchronously: while a verdict is missing or
+        older than a change, the step is pending. The demo bucket may have any name: solve's, else
+        one named immersion-config-demo-…, else the newest bucket made since the stack that Config
+        has recorded and that is none of the stack's buckets, a log bucket, Config's delivery
+        bucket or the console's cf-templates-… bucket.
     """
     console = """
-        S3 → Create bucket → a name starting with immersion-config-demo- (for example with your
-        account id after it: bucket names are global) → keep the defaults (no access logging) →
-        Create. Then AWS Config → Rules → s3-bucket-logging-enabled → Actions → Re-evaluate; after
-        a minute the demo bucket is listed under "Noncompliant".
+        S3 → Create bucket → any name (the lab suggests immersion-config-demo- with your account
+        id after it: bucket names are global) → keep the defaults (no access logging) → Create.
+        Then AWS Config → Rules → s3-bucket-logging-enabled → Actions → Re-evaluate; after a
+        minute the demo bucket is listed under "Noncompliant".
         s3-bucket-server-side-encryption-enabled lists it as compliant.
     """
     automation = """
@@ -591,8 +604,9 @@ class RemediatedStep(Step):
         (already on for new buckets). Then AWS Config → Rules → each rule → Actions → Re-evaluate.
     """
     automation = """
-        Creates the demo bucket if needed; makes sure the lab's log bucket
-        immersion-upload-logs-… (found by its tags, else created as lab2.log-bucket does) exists,
+        Creates the demo bucket if needed; makes sure the log bucket (the one the upload bucket
+        logs to, else the lab's immersion-upload-logs-… found by its tags, else created as
+        lab2.log-bucket does) exists,
         is secured, and accepts logs of the demo and upload buckets; turns on logging of the demo
         bucket to config-demo/ and of the upload bucket (unless it already logs to another
         bucket); sets SSE-S3 where default encryption is missing; starts an evaluation when a
@@ -615,7 +629,8 @@ class RemediatedStep(Step):
         # Buckets that already log to another bucket keep their target (a student's choice).
         unlogged = [b for b in buckets if (now := access_logging(s3, b)) is None or now.target_bucket == b]
         if unlogged:
-            log_bucket = made.find(s3, made.LOG, ctx, any_ending=True) or made.new_name(made.LOG, ctx.suffix)
+            log_bucket = logs_of_upload(ctx) or made.find(s3, made.LOG, ctx, any_ending=True)
+            log_bucket = log_bucket or made.new_name(made.LOG, ctx.suffix)
             changed |= made.ensure_log_bucket(
                 s3, log_bucket, ctx, account=ctx.account_id, source_buckets=unlogged, note=ctx.note
             )
