@@ -82,6 +82,19 @@ def demo_bucket(ctx: Context) -> str | None:
     )
 
 
+def demo_reason(ctx: Context, demo: str) -> str:
+    """Why this bucket is taken for the demo bucket (for the instructor reading a report)."""
+    tags = made.bucket_tags(ctx.client("s3"), demo)
+    if tags.get(made.STACK_TAG_KEY) == ctx.stack_name:
+        return f"made by labrunner's solve for stack {ctx.stack_name} (tag {made.STACK_TAG_KEY})"
+    if demo.startswith(made.DEMO.prefix):
+        return f"named as the lab names the demo bucket ({made.DEMO.prefix}…)"
+    return (
+        "your own bucket (any name will do): the newest made since the stack that AWS Config has recorded and "
+        "that is none of the stack's buckets, a log bucket, Config's delivery bucket or cf-templates-…"
+    )
+
+
 def log_bucket_label(ctx: Context) -> str:
     """How hints name the log bucket: the one the upload bucket logs to, else the lab's name."""
     return logs_of_upload(ctx) or made.LOG.label(ctx.suffix)
@@ -663,7 +676,9 @@ class RemediatedStep(Step):
         recorder = describe_recorder(ctx.client("config"))
         demo = demo_bucket(ctx)
         targets = [demo] if demo else []
-        if not targets:
+        if targets:
+            yield Check.ok("demo bucket", f"{targets[0]}: {demo_reason(ctx, targets[0])}")
+        else:
             label = made.DEMO.label(ctx.suffix)
             yield Check.fail(
                 "demo bucket",
