@@ -18,7 +18,10 @@ that the student made for the demo:
   uploads it to an S3 bucket in your AWS account. If you don't already have an S3 bucket that was
   created by CloudFormation, it creates a unique bucket for each Region").
 
-In an account several students share, a bucket named as the lab does (or solve's) is the sure way:
+"Made after the stack" reads ListBuckets' CreationDate, which "can change when making changes to
+your bucket, such as editing its bucket policy" (Amazon S3 API Reference, Bucket): an older bucket
+edited since may look new, so lab4.remediated names the bucket it took and why. In an account
+several students share, a bucket named as the lab does (or solve's) is the sure way:
 a hand-named bucket of another student made after this stack could be taken for this one's.
 """
 
