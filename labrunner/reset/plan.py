@@ -101,9 +101,12 @@ class _Discovery:
                         self.logs_from_others.setdefault(target, []).append(f"{bucket} (stack {name})")
         if not self.other_stacks:
             return
-        # Lab 4's demo bucket is the account's (it stays with the other stacks): so is where it logs.
+        # A demo bucket solve made for another stack, or one named by hand (the account's), stays with the
+        # other stacks: so does where it logs. The one solve made for this stack goes with it (SPEC §7).
         for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
             if not bucket.startswith(DEMO_BUCKET_PREFIX):
+                continue
+            if own.owner_stack(_bucket_tags(s3, bucket)) == self.ctx.stack_name:
                 continue
             try:
                 target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
@@ -122,13 +125,13 @@ class _Discovery:
             "with the last lab stack in this account and region"
         )
 
-    def _kept_for_others(self, bucket: str) -> str | None:
-        """Why a bucket of the lab stays for the other stacks, or None."""
+    def _kept_for_others(self, bucket: str, ours: bool = False) -> str | None:
+        """Why a bucket of the lab stays for the other stacks, or None. `ours`: tagged for this stack."""
         sources = self.logs_from_others.get(bucket)
         if sources:
             return f"still receives the access logs of {', '.join(sorted(sources))}: it goes with the last of them"
-        shared_names = (DEMO_BUCKET_PREFIX, DELIVERY_BUCKET_PREFIX)
-        if self.shared_note and bucket.startswith(shared_names):
+        shared = bucket.startswith(DELIVERY_BUCKET_PREFIX) or (bucket.startswith(DEMO_BUCKET_PREFIX) and not ours)
+        if self.shared_note and shared:
             return f"lab 4's Config bucket, {self.shared_note}"
         return None
 
@@ -222,11 +225,12 @@ class _Discovery:
                 continue
             if _bucket_region(_location(s3, name)) != self.ctx.region:
                 continue  # the lab in another region: that region's reset
-            kept = self._kept_for_others(name)
+            ours = own.owner_stack(tags[name]) == self.ctx.stack_name
+            kept = self._kept_for_others(name, ours)
             if kept is not None:
                 self.add(PlanItem(Kind.BUCKET, name, f"{by_tag or by_name}, but {kept}", delete=False))
                 continue
-            self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or ""))
+            self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or "", owner=self.ctx.stack_name if ours else ""))
 
     def log_targets(self) -> None:
         """Buckets the lab's buckets log to: the lab's when they hold nothing but those access logs."""
