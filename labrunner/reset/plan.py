@@ -101,13 +101,12 @@ class _Discovery:
                         self.logs_from_others.setdefault(target, []).append(f"{bucket} (stack {name})")
         if not self.other_stacks:
             return
-        # A demo bucket solve made for another stack, or one named by hand (the account's), stays with the
-        # other stacks: so does where it logs. The one solve made for this stack goes with it (SPEC §7).
+        # Lab 4's demo bucket is the account's (it stays with the other stacks): so is where it logs.
         for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
             if not bucket.startswith(DEMO_BUCKET_PREFIX):
                 continue
             if own.owner_stack(_bucket_tags(s3, bucket)) == self.ctx.stack_name:
-                continue
+                continue  # unless solve made it for this stack: then it goes with it (SPEC §7)
             try:
                 target = (s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}).get("TargetBucket")
             except ClientError:
