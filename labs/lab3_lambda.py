@@ -772,7 +772,8 @@ class AccessDenied(Step):
         res = _resources(ctx)
         denials = _put_item_denials(ctx)
         demo_hint = (
-            f"Do the demo: IAM → Roles → {workload.role} → {LAB_DYNAMODB_POLICY} → Edit → replace "
+            f"Once the role is least privilege (lab3.dynamodb-least-privilege), do the demo: IAM → Roles → "
+            f"{workload.role} → {LAB_DYNAMODB_POLICY} → Edit → replace "
             f"dynamodb:PutItem with dynamodb:GetItem → Save; upload a file; then CloudWatch → Log groups → "
             f"{workload.log_group} → Search log group for AccessDeniedException."
         )
@@ -807,7 +808,7 @@ class AccessDenied(Step):
             )
         else:
             problems = ([] if put.allowed else ["dynamodb:PutItem is not allowed"]) + (
-                ["dynamodb:GetItem is still allowed"] if get.allowed else []
+                ["dynamodb:GetItem is allowed too"] if get.allowed else []
             )
             yield Check.fail(
                 "the policy is back to PutItem",

@@ -39,6 +39,7 @@ from labrunner.aws.config import (
     start_evaluation,
     wait_until_recorded,
 )
+from labrunner.aws.demo_bucket import students_demo_bucket
 from labrunner.aws.s3 import (
     LAB_TAG,
     access_logging,
@@ -64,12 +65,39 @@ RETRY_POLL_S = 5.0
 
 def demo_bucket(ctx: Context) -> str | None:
     """The lab's demo bucket: the one solve made for this stack (by its tags), else one named as the
-    lab text does (immersion-config-demo-…); None before it exists."""
-    return made.find(ctx.client("s3"), made.DEMO, ctx, any_ending=True)
+    lab text does (immersion-config-demo-…), else the student's own of any name that Config has
+    recorded (labrunner.aws.demo_bucket says what is never taken for it); None before it exists."""
+    s3 = ctx.client("s3")
+    found = made.find(s3, made.DEMO, ctx, any_ending=True)
+    if found is not None:
+        return found
+    info = ctx.find_stack()
+    stack_buckets = [r.physical_id for r in info.resources.values() if r.type == S3_BUCKET] if info else []
+    return students_demo_bucket(
+        s3,
+        ctx.client("config"),
+        region=ctx.region,
+        since=info.created if info is not None else None,
+        not_these=[b for b in stack_buckets if b],
+    )
+
+
+def demo_reason(ctx: Context, demo: str) -> str:
+    """Why this bucket is taken for the demo bucket (for the instructor reading a report)."""
+    tags = made.bucket_tags(ctx.client("s3"), demo)
+    if tags.get(made.STACK_TAG_KEY) == ctx.stack_name:
+        return f"made by labrunner's solve for stack {ctx.stack_name} (tag {made.STACK_TAG_KEY})"
+    if demo.startswith(made.DEMO.prefix):
+        return f"named as the lab names the demo bucket ({made.DEMO.prefix}…)"
+    return (
+        "your own bucket (any name will do): the newest made since the stack that AWS Config has recorded and "
+        "that is none of the stack's buckets, a log bucket, Config's delivery bucket or cf-templates-…"
+    )
 
 
 def log_bucket_label(ctx: Context) -> str:
-    return made.LOG.label(ctx.suffix)
+    """How hints name the log bucket: the one the upload bucket logs to, else the lab's name."""
+    return logs_of_upload(ctx) or made.LOG.label(ctx.suffix)
 
 
 def upload_bucket(ctx: Context) -> str | None:
@@ -77,6 +105,13 @@ def upload_bucket(ctx: Context) -> str | None:
     info = ctx.find_stack()
     resource = info.resources.get("FileUploadsBucket") if info is not None else None
     return resource.physical_id if resource is not None and resource.physical_id else None
+
+
+def logs_of_upload(ctx: Context) -> str | None:
+    """The log bucket of lab 2, whatever its name: where the upload bucket sends its access logs."""
+    upload = upload_bucket(ctx)
+    logging = access_logging(ctx.client("s3"), upload) if upload else None
+    return logging.target_bucket if logging is not None and logging.target_bucket != upload else None
 
 
 def watching(recorder: Recorder | None) -> bool:
@@ -475,14 +510,19 @@ class NoncomplianceStep(Step):
         must call it NON_COMPLIANT. The encryption rule calls it COMPLIANT, because AWS has
         encrypted every new bucket with SSE-S3 by default since January 2023. Passes when both
         rules have evaluated, and Config's latest verdict on every bucket it evaluated, the demo
-        and upload buckets included, agrees with the bucket's actual settings. Config evaluates
-        asynchronously: while a verdict is missing or older than a change, the step is pending.
+        and upload buckets included, agrees with the bucket's actual settings (as AWS's rule pages
+        define them: the encryption rule also accepts a bucket policy that denies uploads without
+        server-side encryption). Config evaluates asynchronously: while a verdict is missing or
+        older than a change, the step is pending. The demo bucket may have any name: solve's, else
+        one named immersion-config-demo-…, else the newest bucket made since the stack that Config
+        has recorded and that is none of the stack's buckets, a log bucket, Config's delivery
+        bucket or the console's cf-templates-… bucket.
     """
     console = """
-        S3 → Create bucket → a name starting with immersion-config-demo- (for example with your
-        account id after it: bucket names are global) → keep the defaults (no access logging) →
-        Create. Then AWS Config → Rules → s3-bucket-logging-enabled → Actions → Re-evaluate; after
-        a minute the demo bucket is listed under "Noncompliant".
+        S3 → Create bucket → any name (the lab suggests immersion-config-demo- with your account
+        id after it: bucket names are global) → keep the defaults (no access logging) → Create.
+        Then AWS Config → Rules → s3-bucket-logging-enabled → Actions → Re-evaluate; after a
+        minute the demo bucket is listed under "Noncompliant".
         s3-bucket-server-side-encryption-enabled lists it as compliant.
     """
     automation = """
@@ -577,8 +617,9 @@ class RemediatedStep(Step):
         (already on for new buckets). Then AWS Config → Rules → each rule → Actions → Re-evaluate.
     """
     automation = """
-        Creates the demo bucket if needed; makes sure the lab's log bucket
-        immersion-upload-logs-… (found by its tags, else created as lab2.log-bucket does) exists,
+        Creates the demo bucket if needed; makes sure the log bucket (the one the upload bucket
+        logs to, else the lab's immersion-upload-logs-… found by its tags, else created as
+        lab2.log-bucket does) exists,
         is secured, and accepts logs of the demo and upload buckets; turns on logging of the demo
         bucket to config-demo/ and of the upload bucket (unless it already logs to another
         bucket); sets SSE-S3 where default encryption is missing; starts an evaluation when a
@@ -601,7 +642,8 @@ class RemediatedStep(Step):
         # Buckets that already log to another bucket keep their target (a student's choice).
         unlogged = [b for b in buckets if (now := access_logging(s3, b)) is None or now.target_bucket == b]
         if unlogged:
-            log_bucket = made.find(s3, made.LOG, ctx, any_ending=True) or made.new_name(made.LOG, ctx.suffix)
+            log_bucket = logs_of_upload(ctx) or made.find(s3, made.LOG, ctx, any_ending=True)
+            log_bucket = log_bucket or made.new_name(made.LOG, ctx.suffix)
             changed |= made.ensure_log_bucket(
                 s3, log_bucket, ctx, account=ctx.account_id, source_buckets=unlogged, note=ctx.note
             )
@@ -634,12 +676,17 @@ class RemediatedStep(Step):
         recorder = describe_recorder(ctx.client("config"))
         demo = demo_bucket(ctx)
         targets = [demo] if demo else []
-        if not targets:
+        if targets:
+            yield Check.ok("demo bucket", f"{targets[0]}: {demo_reason(ctx, targets[0])}")
+        else:
             label = made.DEMO.label(ctx.suffix)
             yield Check.fail(
                 "demo bucket",
-                f"there is no demo bucket for lab 4 ({label}) in {ctx.region}",
-                f"Create it first (step lab4.noncompliance): S3 → Create bucket → {label}.",
+                f"there is no demo bucket for lab 4 in {ctx.region}: none named {label}, and no bucket made since "
+                "the stack that AWS Config has recorded (the stack's buckets, log buckets, Config's delivery "
+                "bucket and cf-templates-… do not count)",
+                f"Create it first (step lab4.noncompliance): S3 → Create bucket → any name, e.g. {label} → keep "
+                "the defaults → Create; it counts once AWS Config has recorded it (lab4.recorder on).",
             )
         upload = upload_bucket(ctx)
         if upload:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from labrunner.aws import s3_config_rules as s3_rules
 from labrunner.aws.errors import is_access_denied, is_code
 from labrunner.aws.s3 import (
     BLOCK_PUBLIC_ACCESS,
@@ -509,27 +510,21 @@ def wait_until_recorded(
 
 @dataclass(frozen=True)
 class BucketView:
-    """What the two S3 rules look at: the bucket's logging target and its default encryption."""
+    """What the two S3 rules look at: the bucket's logging target, its default encryption, and
+    whether its policy denies unencrypted uploads (labrunner.aws.s3_config_rules, AWS's rule pages)."""
 
     name: str
     log_target: str | None
     log_prefix: str
     sse_algorithm: str | None  # AES256, aws:kms, aws:kms:dsse; None: no default encryption
+    policy_denies_unencrypted: bool = False
 
     def expected(self, rule: ConfigRule) -> str:
         """The verdict the managed rule reaches for this bucket (AWS's documented logic)."""
         if rule.source_identifier == LOGGING_RULE.source_identifier:
-            if self.log_target is None:
-                return "NON_COMPLIANT"
-            wanted_bucket = rule.parameters.get("targetBucket")
-            wanted_prefix = rule.parameters.get("targetPrefix")
-            if wanted_bucket and wanted_bucket != self.log_target:
-                return "NON_COMPLIANT"
-            if wanted_prefix and wanted_prefix != self.log_prefix:
-                return "NON_COMPLIANT"
-            return "COMPLIANT"
+            return s3_rules.logging_verdict(self.log_target, self.log_prefix, rule.parameters).compliance
         if rule.source_identifier == ENCRYPTION_RULE.source_identifier:
-            return "COMPLIANT" if self.sse_algorithm else "NON_COMPLIANT"
+            return s3_rules.encryption_verdict(self.sse_algorithm, self.policy_denies_unencrypted).compliance
         raise ValueError(f"no expectation for {rule.source_identifier}")
 
     def describe(self, rule: ConfigRule) -> str:
@@ -537,7 +532,11 @@ class BucketView:
             if self.log_target is None:
                 return "server access logging is off"
             return f"logs to s3://{self.log_target}/{self.log_prefix}"
-        return f"default encryption {self.sse_algorithm}" if self.sse_algorithm else "no default encryption"
+        if self.sse_algorithm:
+            return f"default encryption {self.sse_algorithm}"
+        if self.policy_denies_unencrypted:
+            return "no default encryption, but its bucket policy denies uploads without server-side encryption"
+        return "no default encryption and no bucket policy denying unencrypted uploads"
 
 
 def bucket_view(s3: Any, bucket: str) -> BucketView:
@@ -549,6 +548,7 @@ def bucket_view(s3: Any, bucket: str) -> BucketView:
         log_target=logging.target_bucket if logging else None,
         log_prefix=logging.target_prefix if logging else "",
         sse_algorithm=encryption.algorithm if encryption else None,
+        policy_denies_unencrypted=s3_rules.policy_denies_unencrypted_puts(bucket_policy(s3, bucket), bucket),
     )
 
 

@@ -461,10 +461,7 @@ def fixed_by(logical_id: str, lab: str) -> str:
 def _finding(logical_id: str, physical_id: str, summary: str, lab: str) -> Finding:
     who = fixed_by(logical_id, lab)
     if who == TEMPLATE_ONLY:
-        fix = (
-            "no lab step fixes it, only the template does: the extra credit (`labrunner explain "
-            "extra.template-secure`); lab 2 secures FileUploadsBucket and lab 3 MetadataLambdaRole only"
-        )
+        fix = "no lab step fixes it, only the template does (extra credit: `labrunner explain extra.template-secure`)"
     else:
         fix = f"{who} fixes it"
     return Finding(f"{logical_id} ({physical_id})" if logical_id else physical_id, summary, who, fix)
@@ -489,10 +486,10 @@ def _trust_findings(trust: Any, role: str, account: str) -> list[str]:
             continue
         owner = caller_from(principal.value).account or principal.value
         whose = "this account" if owner == account else "another account"
-        what = "its root: any user or role there that its admins allow" if principal.kind == "account" else "it"
+        what = "any user or role there that its admins allow" if principal.kind == "account" else "that principal"
         out.append(
-            f"the trust policy lets {whose} ({owner}: {principal.value}; {what}) assume the role, "
-            f"not only {TRUSTED_SERVICE}"
+            f"the trust policy lets {whose} ({owner}) assume the role, not only {TRUSTED_SERVICE}: "
+            f"{principal.value} means {what}"
         )
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +30,7 @@ class StackInfo:
     resources: Mapping[str, StackResource]
     outputs: Mapping[str, str]
     parameters: Mapping[str, str]
+    created: datetime | None = None  # CreationTime (an update keeps it)
 
 
 class StackMissing(Exception):
@@ -76,6 +78,7 @@ def describe_stack(cfn: Any, name: str) -> StackInfo | None:
         resources=resources,
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
+        created=stack.get("CreationTime") if isinstance(stack.get("CreationTime"), datetime) else None,
     )
 
 

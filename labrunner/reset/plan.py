@@ -100,6 +100,8 @@ class _Discovery:
         for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
             if not bucket.startswith(DEMO_BUCKET_PREFIX):
                 continue
+            if own.owner_stack(_bucket_tags(s3, bucket)) == self.ctx.stack_name:
+                continue  # unless solve made it for this stack: then it goes with it (SPEC §7)
             self._note_log_target(s3, bucket, f"{bucket} (lab 4's demo bucket)")
 
     def _note_log_target(self, s3: Any, bucket: str, source: str) -> None:
@@ -121,13 +123,13 @@ class _Discovery:
             "with the last lab stack in this account and region"
         )
 
-    def _kept_for_others(self, bucket: str) -> str | None:
-        """Why a bucket of the lab stays for the other stacks, or None."""
+    def _kept_for_others(self, bucket: str, ours: bool = False) -> str | None:
+        """Why a bucket of the lab stays for the other stacks, or None. `ours`: tagged for this stack."""
         sources = self.logs_from_others.get(bucket)
         if sources:
             return f"still receives the access logs of {', '.join(sorted(sources))}: it goes with the last of them"
-        shared_names = (DEMO_BUCKET_PREFIX, DELIVERY_BUCKET_PREFIX)
-        if self.shared_note and bucket.startswith(shared_names):
+        shared = bucket.startswith(DELIVERY_BUCKET_PREFIX) or (bucket.startswith(DEMO_BUCKET_PREFIX) and not ours)
+        if self.shared_note and shared:
             return f"lab 4's Config bucket, {self.shared_note}"
         return None
 
@@ -223,11 +225,12 @@ class _Discovery:
                 by_tag = f"{by_tag or by_name}, made for stack {owner}, which is gone"
             if _bucket_region(_location(s3, name)) != self.ctx.region:
                 continue  # the lab in another region: that region's reset
-            kept = self._kept_for_others(name)
+            ours = own.owner_stack(tags[name]) == self.ctx.stack_name
+            kept = self._kept_for_others(name, ours)
             if kept is not None:
                 self.add(PlanItem(Kind.BUCKET, name, f"{by_tag or by_name}, but {kept}", delete=False))
                 continue
-            self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or ""))
+            self.add(PlanItem(Kind.BUCKET, name, by_tag or by_name or "", owner=self.ctx.stack_name if ours else ""))
 
     def log_targets(self) -> None:
         """Buckets the lab's buckets log to: the lab's when they hold nothing but those access logs."""

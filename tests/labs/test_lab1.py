@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from labrunner.aws.inventory import build_inventory
@@ -14,6 +10,7 @@ from labrunner.aws.stack import StackInfo, StackResource
 from labrunner.context import Context
 from labrunner.model import Report, Status
 from tests.helpers import cli, run, statuses, step
+from tests.labs import official_shape
 
 LOGICAL_IDS = (
     "FileUploadsBucket",
@@ -208,35 +205,17 @@ def test_bucket_policy_resources_are_probed_too(ctx: Context) -> None:
     assert policy_asset()["state"] == "missing"
 
 
-OFFICIAL_SHAPE = Path(__file__).resolve().parents[1] / "fixtures" / "official_shape_template.yaml"
-
-
 def _findings(report: Report) -> list[dict[str, str]]:
     findings = step(report, "lab1.inventory").data["findings"]
     assert isinstance(findings, list)
     return findings
 
 
-def _deploy_official_shape(ctx: Context) -> dict[str, str]:
-    """The official template's shape, deployed with the plain aws CLI as an instructor would."""
-    aws = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
-    subprocess.run(
-        [
-            aws, "cloudformation", "deploy", "--stack-name", ctx.stack_name, "--template-file", str(OFFICIAL_SHAPE),
-            "--capabilities", "CAPABILITY_IAM",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    rows = ctx.client("cloudformation").describe_stack_resources(StackName=ctx.stack_name)["StackResources"]
-    ctx.refresh()
-    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in rows}
-
-
 def test_findings_of_the_official_shape_name_resource_and_who_fixes_it(ctx: Context) -> None:
-    physical = _deploy_official_shape(ctx)
+    physical = official_shape.deploy(ctx)
     report = run(ctx, "check", ["lab1"])
     assert step(report, "lab1.inventory").status is Status.PASS, failed(report)
+    official_shape.assert_inventory_matches_aws(ctx, report)
     findings = _findings(report)
     by = {(f["resource"].split(" ")[0], f["fixed_in"]): f["summary"] for f in findings}
     # The function's role: lab 3 fixes it — SystemAdministrator, the wildcard policy, the trust to the root.

@@ -5,6 +5,9 @@
 - S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: COMPLIANT when the bucket has default encryption
   (AES256, aws:kms, aws:kms:dsse) or its policy denies PutObject without SSE.
 
+The definitions (with the AWS Config Developer Guide's rule pages) live in
+labrunner.aws.s3_config_rules, which lab 4's grader uses too: both judge a bucket alike.
+
 Both are triggered by configuration changes of AWS::S3::Bucket.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from labrunner.aws import s3_config_rules as shared
 from labrunner.local.awsconfig.items import S3_BUCKET, BucketItem
 
 COMPLIANT = "COMPLIANT"
@@ -31,24 +35,13 @@ Evaluator = Callable[[BucketItem, Mapping[str, str]], Verdict]
 
 
 def s3_bucket_logging_enabled(item: BucketItem, parameters: Mapping[str, str]) -> Verdict:
-    if item.logging_target is None:
-        return Verdict(NON_COMPLIANT)
-    target = (parameters.get("targetBucket") or "").strip()
-    if target and target != item.logging_target:
-        return Verdict(NON_COMPLIANT, f"Server access logs are not delivered to bucket {target}.")
-    prefix = (parameters.get("targetPrefix") or "").strip()
-    if prefix and prefix != item.logging_prefix:
-        return Verdict(NON_COMPLIANT, f"Server access logs are not delivered with prefix {prefix}.")
-    return Verdict(COMPLIANT)
-
-
-ENCRYPTING_ALGORITHMS = {"AES256", "aws:kms", "aws:kms:dsse"}
+    verdict = shared.logging_verdict(item.logging_target, item.logging_prefix, parameters)
+    return Verdict(verdict.compliance, verdict.annotation)
 
 
 def s3_bucket_server_side_encryption_enabled(item: BucketItem, _parameters: Mapping[str, str]) -> Verdict:
-    if item.sse_algorithm in ENCRYPTING_ALGORITHMS or item.policy_denies_unencrypted_puts:
-        return Verdict(COMPLIANT)
-    return Verdict(NON_COMPLIANT)
+    verdict = shared.encryption_verdict(item.sse_algorithm, item.policy_denies_unencrypted_puts)
+    return Verdict(verdict.compliance, verdict.annotation)
 
 
 @dataclass(frozen=True)
