@@ -272,13 +272,18 @@ class Runner:
         """Verify again each pass that a later step's apply may have undone, so the report says what check
         would say now (extra redeploys the stack: the upload bucket then logs to a new bucket that has no
         access log yet). Only a pass that no longer holds is polled again, with its step's deadline."""
-        last_change = max((i for i, r in enumerate(results) if r.changed), default=-1)
+        last_change = max((i for i, r in enumerate(results) if r.changed), default=0)
+        earlier = [i for i, r in enumerate(results[:last_change]) if r.status is Status.PASS]
+        if not earlier:
+            return results
+        view = self.ctx.check_run()  # one observation of the account, as `check` makes, concurrently
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="recheck") as pool:
+            held = list(pool.map(lambda i: self._verify_once(steps[i], view.scoped(StepSink())).status, earlier))
         final = list(results)
-        for i, (step, result) in enumerate(zip(steps, results, strict=True)):
-            if i >= last_change or result.status is not Status.PASS:
+        for i, status in zip(earlier, held, strict=True):
+            if status is Status.PASS:
                 continue
-            if self._verify_once(step, self.ctx.read_only_twin().scoped(StepSink())).status is Status.PASS:
-                continue
+            step, result = steps[i], results[i]
             sink = self._sink(step)
             later = ", ".join(r.id for r in results[i + 1 :] if r.changed)
             sink.note(f"passed when solved, then {later} changed the account: verified again")
