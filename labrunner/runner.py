@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -266,4 +266,36 @@ class Runner:
             future.set_result(result)
             done[step.id] = future
             results.append(result)
-        return self._finish("solve", steps, results, started, t0)
+        return self._finish("solve", steps, self._still_passing(steps, results), started, t0)
+
+    def _still_passing(self, steps: list[Step], results: list[StepResult]) -> list[StepResult]:
+        """Verify again each pass that a later step's apply may have undone, so the report says what check
+        would say now (extra redeploys the stack: the upload bucket then logs to a new bucket that has no
+        access log yet). Only a pass that no longer holds is polled again, with its step's deadline."""
+        last_change = max((i for i, r in enumerate(results) if r.changed), default=0)
+        earlier = [i for i, r in enumerate(results[:last_change]) if r.status is Status.PASS]
+        if not earlier:
+            return results
+        view = self.ctx.check_run()  # one observation of the account, as `check` makes, concurrently
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="recheck") as pool:
+            held = list(pool.map(lambda i: self._verify_once(steps[i], view.scoped(StepSink())).status, earlier))
+        final = list(results)
+        for i, status in zip(earlier, held, strict=True):
+            if status is Status.PASS:
+                continue
+            step, result = steps[i], results[i]
+            sink = self._sink(step)
+            later = ", ".join(r.id for r in results[i + 1 :] if r.changed)
+            sink.note(f"passed when solved, then {later} changed the account: verified again")
+            self.listener.step_started(step, "verify")
+            start = time.perf_counter()
+            outcome = self._verify_polled(step, self.ctx.read_only_twin().scoped(sink))
+            again = self._result(step, outcome, time.perf_counter() - start, sink, result.changed)
+            final[i] = replace(
+                again,
+                duration_s=round(result.duration_s + again.duration_s, 3),
+                notes=(*result.notes, *again.notes),
+                data={**result.data, **again.data},
+            )
+            self.listener.step_finished(final[i])
+        return final

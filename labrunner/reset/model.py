@@ -24,6 +24,12 @@ class Kind(StrEnum):
     LOG_GROUP = "log group"
 
 
+# A step that judges one kind of thing which reset keeps when it is not the lab's: an AWS Control Tower or
+# organisation recorder was in the account before the lab (AWS allows one per region), so a pass that
+# rests on it is the account's starting state, not something the lab left behind.
+KEPT_EVIDENCE: dict[str, Kind] = {"lab4.recorder": Kind.RECORDER}
+
+
 class Outcome(StrEnum):
     DELETED = "deleted"
     GONE = "already gone"  # it vanished between plan and action: nothing left to do
@@ -107,7 +113,19 @@ class ResetResult:
         return tuple(
             step.id
             for step in self.after.steps
-            if step.status is Status.PASS and not (self.plan.shared_with and step.id.startswith(SHARED_LAB))
+            if step.status is Status.PASS
+            and not (self.plan.shared_with and step.id.startswith(SHARED_LAB))
+            and step.id not in self.kept_passing
+        )
+
+    @property
+    def kept_passing(self) -> tuple[str, ...]:
+        """Steps that pass on what reset kept as not the lab's (Control Tower's recorder): no leftover."""
+        if self.after is None:
+            return ()
+        kept = {item.kind for item in self.plan.kept}
+        return tuple(
+            step.id for step in self.after.steps if step.status is Status.PASS and KEPT_EVIDENCE.get(step.id) in kept
         )
 
     @property
@@ -119,7 +137,7 @@ class ResetResult:
 
     @property
     def clean(self) -> bool:
-        """Back at the start: every deletion worked and no step passes any more."""
+        """Back at the start: every deletion worked and no step passes any more, but on what was kept."""
         return not self.dry_run and not self.failures and not self.passing
 
     @property

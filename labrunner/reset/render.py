@@ -101,6 +101,14 @@ def verdict(result: ResetResult) -> str:
                 f"{', '.join(result.plan.shared_with)} still uses"
             )
             return f"stack {result.plan.stack} is gone: nothing of it is left{aside}"
+        if result.kept_passing:
+            kept = ", ".join(f"{item.kind} {item.name}" for item in result.plan.kept)
+            passes = "passes" if len(result.kept_passing) == 1 else "pass"
+            return (
+                f"the account is back at the start: of the {total} steps that read it, only "
+                f"{', '.join(result.kept_passing)} {passes}, on what was there before the lab and is kept as "
+                f"not the lab's ({kept}){aside}"
+            )
         return f"the account is back at the start: none of the {total} steps that read it passes{aside}"
     reasons = []
     if result.failures:
@@ -157,6 +165,7 @@ def reset_dict(result: ResetResult) -> dict[str, Any]:
             for a in result.actions
         ],
         "still_passing": list(result.passing),
+        "passing_on_kept": list(result.kept_passing),
         "not_account_state": list(result.account_free),
         "clean": result.clean,
         "verdict": verdict(result),

@@ -76,3 +76,50 @@ def test_verify_runs_read_only() -> None:
     result = step(report, "demo.writer")
     assert result.status is Status.ERROR
     assert "PutObject is not a read" in result.hint
+
+
+def test_solve_reports_what_a_later_step_undid_and_polls_it_again() -> None:
+    """A later apply can undo an earlier pass (extra redeploys the stack: the upload bucket logs to a new
+    bucket with no log in it yet): solve verifies that step again, so its report says what check would."""
+    world = {"moved": False, "looks": 0}
+
+    class Delivered(fakes.Step):
+        id = "demo.delivered"
+        title = "Logs arrived where the bucket logs to"
+        poll = fakes.Poll(deadline_s=5, interval_s=0.01)
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            if world["moved"]:
+                world["looks"] += 1  # the new destination gets its first log on the third look
+            if not world["moved"] or world["looks"] >= 3:
+                yield fakes.Check.ok("delivered", "logs there")
+            else:
+                yield fakes.Check.waiting("delivered", "no log in the new destination yet", "wait")
+
+    class Redeploy(fakes.Step):
+        id = "demo.redeploy"
+        title = "Moves the logging destination"
+
+        def apply(self, ctx):  # type: ignore[no-untyped-def]
+            changed = not world["moved"]
+            world["moved"] = True
+            return changed
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            yield fakes.Check.ok("moved", "moved")
+
+    catalogue = fakes.demo_catalogue(Delivered(), Redeploy())
+    report = Runner(fakes.offline_context(), catalogue).solve(catalogue.steps)
+    assert statuses(report) == {"demo.delivered": Status.PASS, "demo.redeploy": Status.PASS}
+    assert world["looks"] >= 3  # verified again after the move, and polled until it held again
+    assert "then demo.redeploy changed the account" in " ".join(step(report, "demo.delivered").notes)
+
+    # Nothing changed on a second solve: no second look at earlier passes.
+    looks = world["looks"]
+    again = Runner(fakes.offline_context(), catalogue).solve(catalogue.steps)
+    assert world["looks"] == looks + 1 and not step(again, "demo.delivered").notes  # only its own verify
+
+    # A pass a later step undid for good is reported as it is now, not as it was.
+    world.update(moved=False, looks=-(10**6))
+    undone = Runner(fakes.offline_context(wait_scale=0.02), catalogue).solve(catalogue.steps)
+    assert step(undone, "demo.delivered").status is Status.PENDING

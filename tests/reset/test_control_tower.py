@@ -1,5 +1,6 @@
 """`labrunner reset` in an AWS Control Tower member account: the lab goes; Control Tower's
-recorder and channel and Security Hub's rules stay, and the proof says whose they are."""
+recorder and channel and Security Hub's rules stay, the proof says whose they are, and the reset
+succeeds: the account is as it was before the lab."""
 
 from __future__ import annotations
 
@@ -55,9 +56,13 @@ def test_control_tower_account_solves_checks_and_resets(deployed: Context) -> No
     assert done[("config recorder", "aws-controltower-BaselineConfigRecorder")] == "kept"
     # Untouched: still recording, same channel, same Security Hub rules.
     assert config_state(deployed) == before
-    # Honest proof: lab4.rules no longer passes (Security Hub's rules are not the student's); the
-    # recorder step still does, through Control Tower's recorder, and the verdict names what was kept.
-    assert report["still_passing"] == ["lab4.recorder"]
-    assert result.code == 1 and report["clean"] is False
-    assert "aws-controltower-BaselineConfigRecorder" in report["verdict"]
+    # Back at the start, as the account was before the lab: lab4.rules no longer passes (Security Hub's
+    # rules are not the student's); the recorder step still does, on Control Tower's recorder, which was
+    # there before the lab — not a leftover, so the reset succeeds, and the verdict names what was kept.
+    assert report["still_passing"] == [] and report["passing_on_kept"] == ["lab4.recorder"]
+    assert result.code == 0 and report["clean"] is True, report["verdict"]
+    assert "back at the start" in report["verdict"] and "only lab4.recorder passes" in report["verdict"]
+    assert "config recorder aws-controltower-BaselineConfigRecorder" in report["verdict"]
     assert "securityhub-s3-bucket-logging-enabled-" in report["verdict"]
+    after = {s["id"]: s["status"] for s in report["after"]["steps"]}
+    assert after["lab4.recorder"] == "pass" and after["lab4.rules"] != "pass"

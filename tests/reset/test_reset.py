@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from labrunner import paths
 from labrunner.aws.cfn import wait_for_stack
 from labrunner.context import Context
-from labrunner.model import Status
+from labrunner.model import Report, Status, StepResult
+from labrunner.reset.model import Kind, Plan, PlanItem, ResetResult
 from labrunner.reset.plan import plan_reset
 from tests.helpers import cli
 from tests.reset import state
@@ -208,10 +210,22 @@ def test_someone_elses_recorder_survives(ctx: Context) -> None:
     assert status["recording"] is True
     assert [c["name"] for c in config.describe_delivery_channels()["DeliveryChannels"]] == ["default"]
     assert "org-config-history" in state.snapshot(ctx)["buckets"]
-    # The kept recorder still passes lab 4's recorder step: reported with the reason, not called clean.
-    assert report["still_passing"] == ["lab4.recorder"]
-    assert code == 1 and report["clean"] is False
-    assert "NOT back at the start" in report["verdict"] and "config recorder default" in report["verdict"]
+    # The kept recorder still passes lab 4's recorder step, as it did before the lab: the account's own
+    # state, not a leftover. The reset succeeds and the verdict says what passes on what.
+    assert report["still_passing"] == [] and report["passing_on_kept"] == ["lab4.recorder"]
+    assert code == 0 and report["clean"] is True
+    assert "only lab4.recorder passes" in report["verdict"] and "config recorder default" in report["verdict"]
+
+
+def test_a_recorder_step_that_passes_with_no_recorder_kept_is_a_leftover() -> None:
+    """Only a kept recorder excuses lab4.recorder: with none kept (a lab recorder reset missed), not clean."""
+    passing = StepResult(id="lab4.recorder", lab="lab4", title="", status=Status.PASS, controls=())
+    after = Report("check", "local", "123456789012", "us-east-1", "immersion", datetime.now(UTC), 0.0, (passing,))
+    kept = PlanItem(Kind.RECORDER, "default", "someone else's", delete=False)
+    kept_rule = PlanItem(Kind.CONFIG_RULE, "securityhub-x", "created by securityhub.amazonaws.com", delete=False)
+    for items, clean in (((kept,), True), ((kept_rule,), False), ((), False)):
+        plan = Plan(target="local", account="123456789012", region="us-east-1", stack="immersion", items=items)
+        assert ResetResult(plan, (), after).clean is clean, items
 
 
 def test_a_log_target_is_the_labs_only_when_it_holds_nothing_else(deployed: Context) -> None:
