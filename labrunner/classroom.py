@@ -96,8 +96,8 @@ class ClassRun:
     jobs: int
 
     def open(self, student: Student) -> Context:
-        from labrunner.aws.session import open_target
         from labrunner.context import Context
+        from labrunner.target import open_target
 
         self.board.phase(student.name, "connecting")
         spec = student.spec(self.kind, region=self.region, local_port=self.local_port)  # type: ignore[arg-type]

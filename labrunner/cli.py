@@ -213,8 +213,9 @@ def load_catalogue(args: argparse.Namespace) -> Catalogue:
 
 
 def open_context(args: argparse.Namespace) -> Context:
-    from labrunner.aws.session import TargetSpec, open_target
+    from labrunner.aws.session import TargetSpec
     from labrunner.context import Context, Settings
+    from labrunner.target import open_target
 
     kind = target_kind(args)
     spec = TargetSpec(

@@ -78,9 +78,9 @@ def run_doctor_command(args: argparse.Namespace, open_context: Callable[[argpars
 
 
 def _examine_student(student: Student, kind: str, region: str | None, port: int | None, args: Any) -> StudentDoctor:
-    from labrunner.aws.session import open_target
     from labrunner.classroom import describe_error
     from labrunner.context import Context, Settings
+    from labrunner.target import open_target
 
     try:
         target = open_target(student.spec(kind, region=region, local_port=port))  # type: ignore[arg-type]
