@@ -6,10 +6,15 @@ never import the local AWS; this module starts it and hands its session to labru
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from labrunner.aws.session import OpenTarget, Session, TargetSpec, aws_session, connect, new_session
 from labrunner.local.watch import ServerWatch
+
+if TYPE_CHECKING:
+    from labrunner.local.lifecycle import Endpoint
 
 
 def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Session, str, str, ServerWatch]:
@@ -41,3 +46,20 @@ def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: N
         return connect(spec, session, region, endpoint_url, watch, home_account=DEFAULT_ACCOUNT)
     session, region = aws_session(spec)
     return connect(spec, session, region)
+
+
+def start_local_server(port: int, notify: Callable[[str], None] | None = None) -> tuple[Endpoint, bool]:
+    """Start the local AWS on `port` unless it runs: (its endpoint, whether it started now)."""
+    from labrunner.local import lifecycle
+
+    return lifecycle.start(port, notify)
+
+
+def start_local(port: int) -> None:
+    """Start the local AWS if it is not running; say so on stderr (stdout may carry the report)."""
+    restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
+    endpoint, started = start_local_server(port, restarted.append)
+    if restarted:
+        print(f"labrunner: {restarted[0]}", file=sys.stderr)
+    elif started:
+        print(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).", file=sys.stderr)
