@@ -21,7 +21,6 @@ from labrunner.options import (
     PROCESS,
     TARGETS,
     Options,
-    check_output_path,
     load_catalogue,
     local_port,
     open_context,
@@ -30,7 +29,7 @@ from labrunner.options import (
 from labrunner.output_path import parse_output
 
 if TYPE_CHECKING:
-    from labrunner.model import Report
+    pass
 
 FORMATS = ("text", "json", "junit", "markdown", "html")
 HTML_COMMANDS = ("check", "solve", "up", "class")  # --format html: reports of steps, per student too
@@ -205,38 +204,6 @@ def check_options(options: Options) -> None:
     check_home()
 
 
-# -- rendering ---------------------------------------------------------------------------------
-def make_listener(options: Options) -> Any:
-    from rich.console import Console
-
-    from labrunner.events import Listener
-    from labrunner.reporting.text import LiveListener, PlainListener
-
-    fmt = _opt(options, "format", "text")
-    if fmt != "text" and _opt(options, "output") is None:
-        return Listener()  # stdout carries the report itself
-    debug = bool(_opt(options, "debug", False))
-    console = Console(highlight=False)
-    if console.is_terminal:
-        return LiveListener(console, debug)
-    return PlainListener(Console(highlight=False, soft_wrap=True), debug)
-
-
-def emit_report(options: Options, report: Report) -> int:
-    from labrunner.reporting import render
-
-    fmt = _opt(options, "format", "text")
-    output = _opt(options, "output")
-    if output is not None:
-        try:
-            output.write_text(render(report, fmt))
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
-    elif fmt != "text":
-        sys.stdout.write(render(report, fmt))
-    return report.exit_code
-
-
 # -- commands ----------------------------------------------------------------------------------
 def cmd_labs(options: Options) -> int:
     from labrunner.reporting.catalogue import print_catalogue
@@ -257,15 +224,9 @@ def cmd_explain(options: Options) -> int:
 
 
 def _run(options: Options, mode: str, ids: Sequence[str]) -> int:
-    from labrunner.runner import Runner
+    from labrunner.run_command import run_steps
 
-    check_output_path(options)
-    catalogue = load_catalogue(options)
-    steps = catalogue.select(list(ids))
-    ctx = open_context(options)
-    runner = Runner(ctx, catalogue, make_listener(options), jobs=int(_opt(options, "jobs", 8)))
-    report = runner.solve(steps) if mode == "solve" else runner.check(steps)
-    return emit_report(options, report)
+    return run_steps(options, mode, ids)
 
 
 def cmd_up(options: Options) -> int:

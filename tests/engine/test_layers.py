@@ -26,10 +26,51 @@ COMMAND_MODULES = (
     "labrunner.class_workers",
     "labrunner.watch",
     "labrunner.watch_command",
+    "labrunner.run_command",
     "labrunner.reset",
     "labrunner.doctor",
     "labrunner.dashboard",
 )
+
+
+# The layers, top to bottom (README "Architecture"); a module imports only from its own layer or below.
+CLI_LAYER = {"labrunner.cli", "labrunner.__main__"}
+COMMANDS_LAYER = {
+    "labrunner.options",
+    "labrunner.run_command",
+    "labrunner.class_command",
+    "labrunner.watch_command",
+    "labrunner.reset",
+    "labrunner.reset.command",
+    "labrunner.doctor.command",
+    "labrunner.dashboard",  # and its modules
+}
+TARGET_LAYER = {"labrunner.target"}
+AWS_LAYER = {"labrunner.aws"}
+MODEL_LAYER = {"labrunner", "labrunner.model", "labrunner.errors", "labrunner.paths", "labrunner.output_path"}
+LOCAL = "labrunner.local"  # a peer: uses the aws helpers and the model, is started by target opening
+# Who may import the local AWS from outside it: the CLI (`labrunner local`), target opening, and the
+# local target's port (options.local_port; the dashboard's local AWS keeps its default port).
+LOCAL_IMPORTERS = {"labrunner.cli", "labrunner.target", "labrunner.options", "labrunner.dashboard.command"}
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def layer(module: str) -> int:
+    """0 the CLI, 1 commands, 2 runner / labs / reporting / reset / class, 3 target opening, 4 aws helpers, 5 model."""
+    if module in CLI_LAYER:
+        return 0
+    if module in COMMANDS_LAYER or _in(module, "labrunner.dashboard"):
+        return 1
+    if module in TARGET_LAYER:
+        return 3
+    if any(_in(module, package) for package in AWS_LAYER):
+        return 4
+    if module in MODEL_LAYER:
+        return 5
+    return 2
 
 
 def _module_name(path: Path) -> str:
@@ -130,10 +171,6 @@ def _cycles(edges: dict[str, frozenset[str]]) -> list[list[str]]:
     return found
 
 
-def _in(module: str, package: str) -> bool:
-    return module == package or module.startswith(package + ".")
-
-
 def test_the_graph_is_read() -> None:
     edges = graph()
     assert "labrunner.aws.errors" in edges["labrunner.runner"] or any(
@@ -149,6 +186,37 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_no_import_cycle() -> None:
     assert _cycles(graph()) == []
+
+
+def test_imports_point_down_the_layers() -> None:
+    offending = {
+        f"{module} → {target}"
+        for module, targets in graph().items()
+        if not _in(module, LOCAL)
+        for target in targets
+        if not _in(target, LOCAL) and layer(target) < layer(module)
+    }
+    assert offending == set()
+
+
+def test_the_local_aws_is_a_peer() -> None:
+    """It may use the aws helpers and the model; only the CLI, target opening and options reach into it."""
+    inward = {
+        f"{module} → {target}"
+        for module, targets in graph().items()
+        if not _in(module, LOCAL) and module not in LOCAL_IMPORTERS
+        for target in targets
+        if _in(target, LOCAL)
+    }
+    outward = {
+        f"{module} → {target}"
+        for module, targets in graph().items()
+        if _in(module, LOCAL)
+        for target in targets
+        if not _in(target, LOCAL) and layer(target) < 4
+    }
+    assert inward == set()
+    assert outward == set()
 
 
 def test_aws_helpers_do_not_import_the_local_aws() -> None:
