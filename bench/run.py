@@ -92,7 +92,8 @@ def bench_workload(bench: Bench, res: Results, uploads: int, idle: int) -> None:
     """workload_pipeline's figures, in an account of their own (the lab account stays untouched)."""
     import workload_pipeline
 
-    from labrunner.aws.session import TargetSpec, open_target
+    from labrunner.aws.session import TargetSpec
+    from labrunner.target import open_target
 
     target = open_target(TargetSpec(kind="local", local_port=bench.port, account="000000000777"))
     assert target.endpoint_url is not None

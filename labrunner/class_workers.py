@@ -220,3 +220,14 @@ def grade_in_processes(
             run.board.finished(lost)
             results[student.name] = lost
     return [results[student.name] for student in students]
+
+
+def grade_students(
+    run: ClassRun, students: Sequence[Student], mode: str, steps: list[Step], *, labs_dirs: list[Path]
+) -> list[StudentResult]:
+    """Check or solve every student, `run.jobs` at a time: in worker processes when there are cores to
+    spread over, else in threads. Results in roster order."""
+    processes = process_count(run.jobs, len(students))
+    if processes > 1:
+        return grade_in_processes(run, students, mode, steps, labs_dirs=labs_dirs, processes=processes)
+    return run.map(students, lambda student: run.grade(student, mode, steps))

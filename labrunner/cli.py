@@ -6,28 +6,32 @@ Kept light at import time (no boto3, no rich) so that `labrunner --help` starts 
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from labrunner import __version__
 from labrunner.errors import LabrunnerError, UsageError
-from labrunner.output_path import FolderPath, parse_output
+from labrunner.options import (
+    PROCESS,
+    TARGETS,
+    Options,
+    load_catalogue,
+    local_port,
+    open_context,
+    stderr,
+)
+from labrunner.output_path import parse_output
 
 if TYPE_CHECKING:
-    from labrunner.context import Context
-    from labrunner.discovery import Catalogue
-    from labrunner.model import Report
+    pass
 
 FORMATS = ("text", "json", "junit", "markdown", "html")
-_PROCESS = {"one_command": False}
-STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")  # CloudFormation's rule for stack names
-TARGETS = ("local", "aws")
 HTML_COMMANDS = ("check", "solve", "up", "class")  # --format html: reports of steps, per student too
 
 DESCRIPTION = """\
@@ -164,27 +168,9 @@ def build_parser() -> ArgumentParser:
 
 
 # -- option resolution --------------------------------------------------------------------------
-def _opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
-    value = getattr(args, name, None)
+def _opt(options: Options, name: str, default: Any = None) -> Any:
+    value = getattr(options, name, None)
     return default if value is None else value
-
-
-def target_kind(args: argparse.Namespace) -> str:
-    kind = _opt(args, "target") or os.environ.get("LABRUNNER_TARGET") or "local"
-    if kind not in TARGETS:
-        raise UsageError(f"LABRUNNER_TARGET must be one of {', '.join(TARGETS)}, not {kind!r}")
-    return str(kind)
-
-
-def local_port(args: argparse.Namespace) -> int:
-    from labrunner.local import state
-
-    port = _opt(args, "port")
-    if port is None:
-        return state.default_port()
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be between 1 and 65535, not {port}")
-    return int(port)
 
 
 def one_line(message: str) -> str:
@@ -193,7 +179,7 @@ def one_line(message: str) -> str:
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    stderr(message)
 
 
 def _notice(message: str) -> None:
@@ -201,218 +187,129 @@ def _notice(message: str) -> None:
     _stderr(f"labrunner: {message}")
 
 
-def load_catalogue(args: argparse.Namespace) -> Catalogue:
-    from labrunner.discovery import load_catalogue as load
-
-    catalogue = load(_opt(args, "labs_dir", []))
-    if _PROCESS["one_command"]:
-        # The engine, boto3 and the labs are imported now and live as long as the process: keep the
-        # cyclic garbage collector from scanning them again and again (a tenth of a check's CPU).
-        gc.freeze()
-    return catalogue
-
-
-def open_context(args: argparse.Namespace) -> Context:
-    from labrunner.aws.session import TargetSpec, open_target
-    from labrunner.context import Context, Settings
-
-    kind = target_kind(args)
-    spec = TargetSpec(
-        kind=kind,  # type: ignore[arg-type]
-        region=_opt(args, "region"),
-        profile=_opt(args, "profile"),
-        local_port=local_port(args) if kind == "local" else None,
-    )
-    if kind == "local" and spec.profile:
-        raise UsageError("--profile applies to --target aws only")
-    wait_scale = float(_opt(args, "wait_scale", 1.0))
-    if wait_scale <= 0:
-        raise UsageError(f"--wait-scale must be positive, not {wait_scale}")
-    stack_name = str(_opt(args, "stack_name", "immersion"))
-    if not STACK_NAME.fullmatch(stack_name):
-        raise UsageError(
-            f"--stack-name {stack_name!r} is not a valid stack name (a letter, then letters, digits or "
-            "hyphens, at most 128 characters)"
-        )
-    target = open_target(spec, notify=_stderr)
-    return Context(target, Settings(stack_name=stack_name, wait_scale=wait_scale))
-
-
-def check_options(args: argparse.Namespace) -> None:
+def check_options(options: Options) -> None:
     """Refuse option values that cannot be right before any command runs (one line, exit 2)."""
-    region = _opt(args, "region")
+    region = _opt(options, "region")
     if region is not None:
         from labrunner.aws.regions import check_region
 
         check_region(region)
-    wait_scale = _opt(args, "wait_scale")
+    wait_scale = _opt(options, "wait_scale")
     if wait_scale is not None and not (math.isfinite(wait_scale) and wait_scale > 0):
         raise UsageError(f"--wait-scale must be positive and finite, not {wait_scale}")
-    if _opt(args, "format") == "html" and args.command not in HTML_COMMANDS:
-        raise UsageError(f"--format html applies to check, solve and class, not to {args.command}")
+    if _opt(options, "format") == "html" and options.command not in HTML_COMMANDS:
+        raise UsageError(f"--format html applies to check, solve and class, not to {options.command}")
     from labrunner.local.state import check_home
 
     check_home()
 
 
-# -- rendering ---------------------------------------------------------------------------------
-def make_listener(args: argparse.Namespace) -> Any:
-    from rich.console import Console
-
-    from labrunner.events import Listener
-    from labrunner.reporting.text import LiveListener, PlainListener
-
-    fmt = _opt(args, "format", "text")
-    if fmt != "text" and _opt(args, "output") is None:
-        return Listener()  # stdout carries the report itself
-    debug = bool(_opt(args, "debug", False))
-    console = Console(highlight=False)
-    if console.is_terminal:
-        return LiveListener(console, debug)
-    return PlainListener(Console(highlight=False, soft_wrap=True), debug)
-
-
-def emit_report(args: argparse.Namespace, report: Report) -> int:
-    from labrunner.reporting import render
-
-    fmt = _opt(args, "format", "text")
-    output = _opt(args, "output")
-    if output is not None:
-        try:
-            output.write_text(render(report, fmt))
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
-    elif fmt != "text":
-        sys.stdout.write(render(report, fmt))
-    return report.exit_code
-
-
 # -- commands ----------------------------------------------------------------------------------
-def cmd_labs(args: argparse.Namespace) -> int:
+def cmd_labs(options: Options) -> int:
     from labrunner.reporting.catalogue import print_catalogue
 
-    print_catalogue(load_catalogue(args), _opt(args, "format", "text"))
+    print_catalogue(load_catalogue(options), _opt(options, "format", "text"))
     return 0
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def cmd_explain(options: Options) -> int:
     from labrunner.reporting.catalogue import print_explanation
 
-    catalogue = load_catalogue(args)
-    steps = catalogue.select([args.step])
+    catalogue = load_catalogue(options)
+    if options.step is None:
+        raise UsageError("explain takes a STEP (see `labrunner explain --help`)")
+    steps = catalogue.select([options.step])
     print_explanation(catalogue, steps)
     return 0
 
 
-def check_output_path(args: argparse.Namespace) -> None:
-    """Refuse an unwritable --output before doing any work."""
-    output = _opt(args, "output")
-    if output is None:
-        return
-    if isinstance(output, FolderPath):
-        raise UsageError(f"--output {output}/ names a folder: give a file name, such as {output}/report.txt")
-    parent = output.parent if str(output.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {output}: directory {parent} does not exist")
-    if output.is_dir():
-        raise UsageError(f"cannot write {output}: it is a directory")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write {output}: directory {parent} is not writable")
+def _run(options: Options, mode: str, ids: Sequence[str]) -> int:
+    from labrunner.run_command import run_steps
+
+    return run_steps(options, mode, ids)
 
 
-def _run(args: argparse.Namespace, mode: str, ids: Sequence[str]) -> int:
-    from labrunner.runner import Runner
-
-    check_output_path(args)
-    catalogue = load_catalogue(args)
-    steps = catalogue.select(list(ids))
-    ctx = open_context(args)
-    runner = Runner(ctx, catalogue, make_listener(args), jobs=int(_opt(args, "jobs", 8)))
-    report = runner.solve(steps) if mode == "solve" else runner.check(steps)
-    return emit_report(args, report)
+def cmd_up(options: Options) -> int:
+    return _run(options, "solve", ["setup"])
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    return _run(args, "solve", ["setup"])
+def cmd_solve(options: Options) -> int:
+    return _run(options, "solve", options.ids)
 
 
-def cmd_solve(args: argparse.Namespace) -> int:
-    return _run(args, "solve", args.ids)
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
+def cmd_check(options: Options) -> int:
+    if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.watch or args.interval is not None:
-        from labrunner.watch import run_watch_command
+    if options.watch or options.interval is not None:
+        from labrunner.watch_command import run_watch_command
 
-        return run_watch_command(args)
-    return _run(args, "check", args.ids)
+        return run_watch_command(options)
+    return _run(options, "check", options.ids)
 
 
-def cmd_reset(args: argparse.Namespace) -> int:
+def cmd_reset(options: Options) -> int:
     from labrunner.reset import run_reset_command
 
-    return run_reset_command(args, open_context)
+    return run_reset_command(options, open_context)
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def cmd_doctor(options: Options) -> int:
     """`labrunner doctor`, and `labrunner class doctor` (cmd_class hands it over)."""
     from labrunner.doctor.command import run_class_doctor, run_doctor_command
 
-    if args.command == "class":
-        return run_class_doctor(args)
-    return run_doctor_command(args, open_context)
+    if options.command == "class":
+        return run_class_doctor(options)
+    return run_doctor_command(options, open_context)
 
 
-def cmd_class(args: argparse.Namespace) -> int:
-    from labrunner.classroom import run_class_command
+def cmd_class(options: Options) -> int:
+    from labrunner.class_command import run_class_command
 
-    if args.action == "serve":  # the dashboard; --port is its own port there
+    if options.action == "serve":  # the dashboard; --port is its own port there
         from labrunner.dashboard.command import run_serve
 
-        return run_serve(args)
-    if args.interval is not None:
+        return run_serve(options)
+    if options.interval is not None:
         raise UsageError("--interval applies to `class serve` only")
-    if args.action == "doctor":
-        return cmd_doctor(args)
-    return run_class_command(args)
+    if options.action == "doctor":
+        return cmd_doctor(options)
+    return run_class_command(options)
 
 
-def cmd_local(args: argparse.Namespace) -> int:
+def cmd_local(options: Options) -> int:
     from labrunner.local import lifecycle
 
-    port = local_port(args)
-    if args.action == "serve":
+    port = local_port(options)
+    if options.action == "serve":
         from labrunner.local.server import serve
 
-        code = serve(port, quiet=not _opt(args, "debug", False))
+        code = serve(port, quiet=not _opt(options, "debug", False))
         if code:
             raise UsageError(f"port {port} on 127.0.0.1 is already in use; choose another with --port")
         return 0
-    if args.action == "start":
+    if options.action == "start":
         endpoint, started = lifecycle.start(port, _notice)
         verb = "started" if started else "already running"
         print(f'local AWS {verb} on {endpoint.url} (pid {endpoint.pid}); `eval "$(labrunner local env)"` to use it')
         return 0
-    if args.action == "stop":
+    if options.action == "stop":
         print("local AWS stopped" if lifecycle.stop(port) else f"local AWS was not running on port {port}")
         return 0
-    if args.action == "status":
+    if options.action == "status":
         running = lifecycle.status(port)
         if running is None:
             print(f"local AWS is not running on port {port}")
             return 1
         print(f"local AWS running on {running.url} (pid {running.pid})")
         return 0
-    if args.action == "faults":
-        return _local_faults(port, list(args.settings))
-    if args.action == "scenario":
-        return _local_scenario(args, port)
-    if args.account is not None:
-        raise UsageError(f"`labrunner local {args.action}` takes no --account (only `local scenario` does)")
-    if args.settings:
-        raise UsageError(f"`labrunner local {args.action}` takes no KEY=VALUE arguments")
+    if options.action == "faults":
+        return _local_faults(port, list(options.settings))
+    if options.action == "scenario":
+        return _local_scenario(options, port)
+    if options.account is not None:
+        raise UsageError(f"`labrunner local {options.action}` takes no --account (only `local scenario` does)")
+    if options.settings:
+        raise UsageError(f"`labrunner local {options.action}` takes no KEY=VALUE arguments")
     endpoint, started = lifecycle.start(port, _notice)  # env
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
@@ -423,17 +320,17 @@ def cmd_local(args: argparse.Namespace) -> int:
 SCENARIOS = ("control-tower",)
 
 
-def _local_scenario(args: argparse.Namespace, port: int) -> int:
+def _local_scenario(options: Options, port: int) -> int:
     """`labrunner local scenario control-tower [--account ID]` (SPEC §6 item 11)."""
     from labrunner.local import admin, identity, lifecycle
 
-    names = list(args.settings)
+    names = list(options.settings)
     if len(names) != 1 or names[0] not in SCENARIOS:
         raise UsageError(f"`labrunner local scenario` takes one scenario name: {', '.join(SCENARIOS)}")
-    account = args.account or identity.DEFAULT_ACCOUNT
+    account = options.account or identity.DEFAULT_ACCOUNT
     if not re.fullmatch(r"\d{12}", account):
         raise UsageError(f"--account must be a 12-digit AWS account id, not {account!r}")
-    region = _opt(args, "region", None) or os.environ.get("AWS_DEFAULT_REGION") or identity.DEFAULT_REGION
+    region = _opt(options, "region", None) or os.environ.get("AWS_DEFAULT_REGION") or identity.DEFAULT_REGION
     endpoint, started = lifecycle.start(port)
     if started:
         _stderr(f"Started the local AWS on {endpoint.url}.")
@@ -470,7 +367,7 @@ def _local_faults(port: int, assignments: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+COMMANDS: dict[str, Callable[[Options], int]] = {
     "labs": cmd_labs,
     "explain": cmd_explain,
     "up": cmd_up,
@@ -483,22 +380,31 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def options_of(args: argparse.Namespace) -> Options:
+    """The parsed command line as the commands' typed options (argparse.Namespace stays here)."""
+    given: dict[str, Any] = {field.name: getattr(args, field.name, None) for field in fields(Options)}
+    for name in ("labs_dir", "ids", "settings"):
+        if given[name] is not None:
+            given[name] = tuple(given[name])
+    return Options(**{name: value for name, value in given.items() if value is not None})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    _PROCESS["one_command"] = argv is None  # the `labrunner` program, not a caller running commands in-process
-    if _PROCESS["one_command"]:
+    PROCESS["one_command"] = argv is None  # the `labrunner` program, not a caller running commands in-process
+    if PROCESS["one_command"]:
         from labrunner import interrupt
 
         interrupt.install()
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-        debug = bool(getattr(args, "debug", False))
-        if args.command is None:
+        options = options_of(parser.parse_args(argv))
+        debug = options.debug
+        if options.command is None:
             parser.print_help()
             return 2
-        check_options(args)
-        return COMMANDS[args.command](args)
+        check_options(options)
+        return COMMANDS[options.command](options)
     except LabrunnerError as exc:
         if debug:
             raise

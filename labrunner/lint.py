@@ -54,7 +54,7 @@ def _linter_version() -> str:
 
 
 def _cache_file(text: str, region: str) -> Path:
-    from labrunner.local.state import home
+    from labrunner.paths import home
 
     key = hashlib.sha256("\0".join((CACHE_FORMAT, _linter_version(), region, text)).encode()).hexdigest()
     return home() / "cache" / "cfn-lint" / f"{key}.json"

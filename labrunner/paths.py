@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -39,3 +40,12 @@ def sample_files() -> list[Path]:
     if not files:
         raise UsageError(f"no sample files in {sample_files_dir()}")
     return files
+
+
+def home() -> Path:
+    """labrunner's own state directory ($LABRUNNER_HOME, else the XDG state dir)."""
+    explicit = os.environ.get("LABRUNNER_HOME")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "labrunner"

@@ -8,9 +8,7 @@ is shown (a live view on a terminal, one line per change elsewhere) is reporting
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -187,45 +185,3 @@ def check_interval(value: float | None) -> float:
     if not (math.isfinite(interval) and interval > 0):
         raise UsageError(f"--interval must be a positive number of seconds, not {value}")
     return interval
-
-
-def run_watch_command(args: argparse.Namespace) -> int:
-    """`labrunner check --watch [--interval S] [ID…]`."""
-    from rich.console import Console
-
-    from labrunner import cli, interrupt
-    from labrunner.aws.throttling import ThrottleCounter
-    from labrunner.context import Context
-    from labrunner.reporting.watch import LiveWatchView, PlainWatchView
-    from labrunner.runner import Runner
-
-    if not args.watch:
-        raise UsageError("--interval applies to check --watch only")
-    interval = check_interval(args.interval)
-    if getattr(args, "format", None) not in (None, "text") or getattr(args, "output", None) is not None:
-        raise UsageError("check --watch shows a live view (or a line per change): --format and --output do not apply")
-    interrupt.ctrl_c_ends_cleanly()  # watching ends with Ctrl-C: exit 0
-    try:
-        catalogue = cli.load_catalogue(args)
-        steps = catalogue.select(list(args.ids))
-        ctx = cli.open_context(args)
-        throttles = ThrottleCounter().attach(ctx.target.session)
-
-        def check_round(listener: Listener) -> Report:
-            fresh = Context(ctx.target, ctx.settings)  # each round observes the account anew, read-only
-            return Runner(fresh, catalogue, listener, jobs=args.jobs).check(steps)
-
-        heading = (
-            f"watching {len(steps)} steps of {ctx.kind} account {ctx.account_id} ({ctx.region}, stack "
-            f"{ctx.stack_name}), checking every {interval:g} s; Ctrl-C stops"
-        )
-        console = Console(highlight=False)
-        view: WatchView
-        if console.is_terminal:
-            view = LiveWatchView(console, steps, heading)
-        else:
-            print(f"labrunner: {heading}", file=sys.stderr, flush=True)
-            view = PlainWatchView(sys.stdout, sys.stderr)
-        return Watch(check_round, view, interval, throttles=throttles.take).run()
-    except KeyboardInterrupt:
-        return 0

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import boto3
 
-from labrunner.aws.session import TargetSpec, open_target
+from labrunner.aws.session import TargetSpec
 from labrunner.cli import main
 from labrunner.context import Context, Settings
 from labrunner.discovery import Catalogue, load_catalogue
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Report, Status, StepResult
 from labrunner.runner import Runner
+from labrunner.target import open_target
 
 
 def admin_boto3(endpoint: Endpoint) -> boto3.Session:

@@ -18,7 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from botocore.loaders import JSONFileLoader
+import botocore.session
+from botocore.loaders import JSONFileLoader, Loader
 
 FORMAT = "1"  # bump when what is stored changes
 EXTENSIONS = (".json", ".json.gz")  # the file forms botocore reads, in its order
@@ -41,7 +42,7 @@ class CachingJSONFileLoader(JSONFileLoader):  # type: ignore[misc]
 
     def directory(self) -> Path:
         if self._directory is None:
-            from labrunner.local.state import home
+            from labrunner.paths import home
 
             self._directory = home() / "cache" / "botocore"
         return self._directory
@@ -76,3 +77,27 @@ class CachingJSONFileLoader(JSONFileLoader):  # type: ignore[misc]
             tmp.replace(path)  # atomic: a concurrent reader never sees half a file
         except (OSError, ValueError):
             pass
+
+
+class _UniquePaths(list[str]):
+    """boto3 (which moto uses in the local server) appends its data path to the loader on every new
+    session; with one shared loader the list would grow for ever. Once is enough."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+_loader_lock = threading.Lock()
+_loaders: list[Loader] = []
+
+
+def shared_loader() -> Loader:
+    """One botocore data loader per process: service models and endpoints parsed once, not per session
+    (a class of 50 students would otherwise parse the same JSON for every one of them)."""
+    with _loader_lock:
+        if not _loaders:
+            extra = botocore.session.get_session().get_config_variable("data_path") or ""
+            paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
+            _loaders.append(Loader(extra_search_paths=paths, file_loader=CachingJSONFileLoader()))
+        return _loaders[0]

@@ -12,7 +12,7 @@ from labrunner.errors import UsageError
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every region of every partition botocore knows (aws, aws-cn, aws-us-gov, the ISO ones…)."""
-    from labrunner.aws.session import shared_loader
+    from labrunner.aws.model_cache import shared_loader
 
     data = shared_loader().load_data("partitions")
     return frozenset(

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import botocore.session
@@ -31,19 +31,27 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
-from botocore.loaders import Loader
 
 from labrunner import __version__
 from labrunner.aws import timestamps
 from labrunner.aws.errors import error_code, is_credentials_error
-from labrunner.aws.model_cache import CachingJSONFileLoader
+from labrunner.aws.model_cache import shared_loader
 from labrunner.aws.read_cache import ReadCache
 from labrunner.aws.readonly import make_read_only
 from labrunner.aws.regions import check_region
 from labrunner.errors import TargetError, UsageError
-from labrunner.local.watch import ServerWatch, read_timeout_s
 
 TargetKind = Literal["local", "aws"]
+
+
+class ClientWatch(Protocol):
+    """Watches the server a client talks to (the local target's: labrunner.local.watch.ServerWatch)."""
+
+    def config(self, base: Config) -> Config: ...
+
+    def attach(self, client: Any) -> None: ...
+
+
 DEFAULT_REGION = "us-east-1"
 ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
 
@@ -58,30 +66,6 @@ CLIENT_CONFIG = Config(
     user_agent_extra=f"labrunner/{__version__}",
 )
 PREFLIGHT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=30)
-
-
-class _UniquePaths(list[str]):
-    """boto3 (which moto uses in the local server) appends its data path to the loader on every new
-    session; with one shared loader the list would grow for ever. Once is enough."""
-
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
-
-
-_loader_lock = threading.Lock()
-_loaders: list[Loader] = []
-
-
-def shared_loader() -> Loader:
-    """One botocore data loader per process: service models and endpoints parsed once, not per session
-    (a class of 50 students would otherwise parse the same JSON for every one of them)."""
-    with _loader_lock:
-        if not _loaders:
-            extra = botocore.session.get_session().get_config_variable("data_path") or ""
-            paths = _UniquePaths(os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p)
-            _loaders.append(Loader(extra_search_paths=paths, file_loader=CachingJSONFileLoader()))
-        return _loaders[0]
 
 
 class Session:
@@ -181,7 +165,7 @@ class ClientFactory:
         read_only: bool,
         read_cache: ReadCache | None = None,
         *,
-        watch: ServerWatch | None = None,
+        watch: ClientWatch | None = None,
     ) -> None:
         self.session = session
         self.watch = watch  # the local target's: a frozen server is one line, not minutes of retries
@@ -237,29 +221,10 @@ class OpenTarget:
     region: str
     endpoint_url: str | None
     identity: Identity
-    watch: ServerWatch | None = None  # the local target's server
+    watch: ClientWatch | None = None  # the local target's server
 
     def clients(self, *, read_only: bool = False) -> ClientFactory:
         return ClientFactory(self.session, self.region, self.endpoint_url, read_only, watch=self.watch)
-
-
-def _local_session(spec: TargetSpec, notify: Callable[[str], None]) -> tuple[Session, str, str, ServerWatch]:
-    from labrunner.local import lifecycle, state
-
-    port = spec.local_port or state.default_port()
-    restarted: list[str] = []  # the one line saying it restarted empty replaces "Started …"
-    endpoint, started = lifecycle.start(port, restarted.append)
-    if restarted:
-        notify(f"labrunner: {restarted[0]}")
-    elif started:
-        notify(f"Started the local AWS on {endpoint.url} (stop it with `labrunner local stop`).")
-    region = spec.region or endpoint.region
-    session = new_session(
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-        region_name=region,
-    )
-    return session, region, endpoint.url, ServerWatch(endpoint.port, endpoint.pid, read_timeout_s())
 
 
 def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: str) -> Session:
@@ -286,37 +251,44 @@ def _assume(session: Session, region: str, endpoint_url: str | None, role_arn: s
     return new_session(credentials=refreshing, region_name=region)
 
 
-def open_target(spec: TargetSpec, notify: Callable[[str], None] = lambda _msg: None) -> OpenTarget:
-    """Resolve credentials and region, start the local server if needed, and prove access."""
-    endpoint_url: str | None = None
-    watch: ServerWatch | None = None
+def aws_session(spec: TargetSpec) -> tuple[Session, str]:
+    """The session and region of the aws target: a profile, the environment or `aws sso login`."""
     try:
-        if spec.kind == "local":
-            session, region, endpoint_url, watch = _local_session(spec, notify)
-        else:
-            session = new_session(profile_name=spec.profile, region_name=spec.region)
-            region = session.region_name or DEFAULT_REGION
-            if not spec.region:
-                check_region(region, "the region of your AWS config (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
-            if session.get_credentials() is None:
-                raise TargetError(
-                    "no AWS credentials found: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-                    "AWS_SECRET_ACCESS_KEY or `aws sso login`, or run against --target local"
-                )
+        session = new_session(profile_name=spec.profile, region_name=spec.region)
+        region = session.region_name or DEFAULT_REGION
+        if not spec.region:
+            check_region(region, "the region of your AWS config (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
+        if session.get_credentials() is None:
+            raise TargetError(
+                "no AWS credentials found: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY or `aws sso login`, or run against --target local"
+            )
     except ProfileNotFound as exc:
         raise TargetError(f"AWS profile {spec.profile!r} not found in your AWS config") from exc
     except PartialCredentialsError as exc:
         raise TargetError(f"incomplete AWS credentials: {exc}") from exc
+    return session, region
+
+
+def connect(
+    spec: TargetSpec,
+    session: Session,
+    region: str,
+    endpoint_url: str | None = None,
+    watch: ClientWatch | None = None,
+    *,
+    home_account: str | None = None,
+) -> OpenTarget:
+    """Assume the spec's role (none for `home_account`, the caller's own account) and prove access.
+
+    The target-opening code (labrunner.target) makes the session: the aws target's, or the local server's."""
     role_arn = spec.role_arn
     if spec.account:
         if not (len(spec.account) == 12 and spec.account.isdigit()):
             raise UsageError(f"account {spec.account!r} is not a 12-digit AWS account id")
         role_arn = f"arn:aws:iam::{spec.account}:role/{ORG_ACCESS_ROLE}"
-        if spec.kind == "local":
-            from labrunner.local.identity import DEFAULT_ACCOUNT
-
-            if spec.account == DEFAULT_ACCOUNT:
-                role_arn = None  # the local admin's own account: nothing to assume
+        if spec.account == home_account:
+            role_arn = None  # the caller's own account: nothing to assume
     try:
         if role_arn:
             session = _assume(session, region, endpoint_url, role_arn)

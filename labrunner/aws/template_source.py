@@ -15,9 +15,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labrunner.context import Context
+if TYPE_CHECKING:
+    from labrunner.context import Context
 
 TEMPLATE_ENV = "LABRUNNER_SECURE_TEMPLATE"
 

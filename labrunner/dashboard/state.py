@@ -1,6 +1,6 @@
 """What the dashboard shows, and the background rounds of class checks that keep it current.
 
-A round is exactly `labrunner class check` (classroom.grade_students: read-only contexts, `--jobs`
+A round is exactly `labrunner class check` (class_workers.grade_students: read-only contexts, `--jobs`
 students at a time, one student's error is that student's row). Each student's result is pushed
 as soon as that student is done, so the page fills while a round runs; `/api/class` serves the
 last complete round as `labrunner.class-report/v1`.
@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labrunner import nist
-from labrunner.classroom import ClassReport, StudentResult, describe_error, grade_students
+from labrunner.class_workers import grade_students
+from labrunner.classroom import ClassReport, StudentResult, describe_error
 from labrunner.model import Status
-from labrunner.reporting.classroom import MARK, NOT_RUN, RUNNING, ClassBoard, class_dict, student_dict
+from labrunner.reporting.class_summary import NOT_RUN
+from labrunner.reporting.classroom import MARK, RUNNING, ClassBoard, class_dict, student_dict
 
 if TYPE_CHECKING:
     from labrunner.classroom import ClassRun

@@ -6,7 +6,6 @@ any operation that is not a read (labrunner.aws.readonly).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from labrunner.errors import UsageError
 
 if TYPE_CHECKING:
     from labrunner.context import Context
+    from labrunner.options import Options
     from labrunner.roster import Student
 
 FORMATS = ("text", "json")
@@ -43,20 +43,20 @@ def diagnose(ctx: Context) -> DoctorReport:
     )
 
 
-def _opt(args: argparse.Namespace, name: str, default: Any = None) -> Any:
-    value = getattr(args, name, None)
+def _opt(options: Options, name: str, default: Any = None) -> Any:
+    value = getattr(options, name, None)
     return default if value is None else value
 
 
-def _format(args: argparse.Namespace) -> str:
-    fmt = str(_opt(args, "format", "text"))
+def _format(options: Options) -> str:
+    fmt = str(_opt(options, "format", "text"))
     if fmt not in FORMATS:
         raise UsageError(f"doctor writes --format text or json, not {fmt}")
     return fmt
 
 
-def _write(args: argparse.Namespace, text: str) -> None:
-    output: Path | None = _opt(args, "output")
+def _write(options: Options, text: str) -> None:
+    output: Path | None = _opt(options, "output")
     if output is None:
         sys.stdout.write(text)
         return
@@ -66,58 +66,60 @@ def _write(args: argparse.Namespace, text: str) -> None:
         raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
 
 
-def run_doctor_command(args: argparse.Namespace, open_context: Callable[[argparse.Namespace], Context]) -> int:
-    from labrunner.cli import check_output_path
+def run_doctor_command(options: Options, open_context: Callable[[Options], Context]) -> int:
     from labrunner.doctor import render
+    from labrunner.options import check_output_path
 
-    fmt = _format(args)
-    check_output_path(args)
-    report = diagnose(open_context(args))
-    _write(args, render.render_json(report) if fmt == "json" else render.render_text(report))
+    fmt = _format(options)
+    check_output_path(options)
+    report = diagnose(open_context(options))
+    _write(options, render.render_json(report) if fmt == "json" else render.render_text(report))
     return report.exit_code
 
 
-def _examine_student(student: Student, kind: str, region: str | None, port: int | None, args: Any) -> StudentDoctor:
-    from labrunner.aws.session import open_target
+def _examine_student(
+    student: Student, kind: str, region: str | None, port: int | None, options: Options
+) -> StudentDoctor:
     from labrunner.classroom import describe_error
     from labrunner.context import Context, Settings
+    from labrunner.target import open_target
 
     try:
         target = open_target(student.spec(kind, region=region, local_port=port))  # type: ignore[arg-type]
-        report = diagnose(Context(target, Settings(stack_name=str(_opt(args, "stack_name", "immersion")))))
+        report = diagnose(Context(target, Settings(stack_name=str(_opt(options, "stack_name", "immersion")))))
     except Exception as exc:
         return StudentDoctor(student.name, student.known_account, error=describe_error(exc))
     return StudentDoctor(student.name, report.account, report=report)
 
 
-def run_class_doctor(args: argparse.Namespace) -> int:
+def run_class_doctor(options: Options) -> int:
     """The doctor for every student of the roster, `--jobs` at a time; one failure never stops the others."""
-    from labrunner import cli
     from labrunner.doctor import render
+    from labrunner.options import STACK_NAME, check_output_path, local_port, roster, target_kind
     from labrunner.roster import load_roster
 
-    if args.jobs < 1:
+    if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.ids or args.dry_run or args.yes:
+    if options.ids or options.dry_run or options.yes:
         raise UsageError("class doctor takes no lab or step ids, --dry-run or --yes")
-    fmt = _format(args)
-    cli.check_output_path(args)
-    kind = cli.target_kind(args)
-    stack_name = str(_opt(args, "stack_name", "immersion"))
-    if not cli.STACK_NAME.fullmatch(stack_name):
+    fmt = _format(options)
+    check_output_path(options)
+    kind = target_kind(options)
+    stack_name = str(_opt(options, "stack_name", "immersion"))
+    if not STACK_NAME.fullmatch(stack_name):
         raise UsageError(f"--stack-name {stack_name!r} is not a valid stack name")
-    students = load_roster(args.roster, kind)  # type: ignore[arg-type]
-    port = cli.local_port(args) if kind == "local" else None
+    students = load_roster(roster(options), kind)  # type: ignore[arg-type]
+    port = local_port(options) if kind == "local" else None
     if port is not None:
-        from labrunner.local import lifecycle
+        from labrunner.target import start_local_server
 
-        endpoint, started = lifecycle.start(port, lambda line: print(f"labrunner: {line}", file=sys.stderr))
+        endpoint, started = start_local_server(port, lambda line: print(f"labrunner: {line}", file=sys.stderr))
         if started:
             print(f"Started the local AWS on {endpoint.url}.", file=sys.stderr)
-    region = _opt(args, "region")
+    region = _opt(options, "region")
     started_at, t0 = datetime.now(UTC), time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.jobs, thread_name_prefix="doctor") as pool:
-        results = list(pool.map(lambda s: _examine_student(s, kind, region, port, args), students))
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="doctor") as pool:
+        results = list(pool.map(lambda s: _examine_student(s, kind, region, port, options), students))
     result = ClassDoctor(kind, started_at, round(time.perf_counter() - t0, 3), tuple(results))
-    _write(args, render.render_class_json(result) if fmt == "json" else render.render_class_text(result))
+    _write(options, render.render_class_json(result) if fmt == "json" else render.render_class_text(result))
     return result.exit_code

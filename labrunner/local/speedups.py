@@ -4,7 +4,7 @@
   find the service a request goes to; the directory does not change while the server runs.
 - moto makes several boto3 sessions while it is imported (e.g. three to list EC2's regions), and
   each parses the same botocore data files (EC2's model alone is megabytes of JSON); the server's
-  sessions share one data loader instead, as labrunner's own clients do (labrunner.aws.session).
+  sessions share one data loader instead, as labrunner's own clients do (labrunner.aws.model_cache).
 
 `apply()` runs in the server process before moto is imported (labrunner.local.server).
 """
@@ -36,7 +36,7 @@ def sharing(create_loader: Callable[..., Any]) -> Callable[..., Any]:
     def create_shared_loader(search_path_string: str | None = None) -> Any:
         if search_path_string:
             return create_loader(search_path_string)  # a session with its own data path keeps it
-        from labrunner.aws.session import shared_loader
+        from labrunner.aws.model_cache import shared_loader
 
         return shared_loader()
 

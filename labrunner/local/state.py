@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labrunner.paths import home
+
 DEFAULT_PORT = 4599
 
 
@@ -26,15 +28,6 @@ def default_port() -> int:
 
         raise UsageError(f"LABRUNNER_LOCAL_PORT must be a port number (1-65535), not {raw!r}")
     return port
-
-
-def home() -> Path:
-    """labrunner's own state directory ($LABRUNNER_HOME, else the XDG state dir)."""
-    explicit = os.environ.get("LABRUNNER_HOME")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "labrunner"
 
 
 def private_home() -> Path:

@@ -27,8 +27,10 @@ from rich.text import Text
 from labrunner.classroom import CLASS_SCHEMA, ClassReport, StudentResult
 from labrunner.errors import UsageError
 from labrunner.events import Listener
-from labrunner.model import Report, Status, StepResult
+from labrunner.model import Status, StepResult
 from labrunner.output_path import make_folder, names_folder
+from labrunner.reporting.class_summary import LEFT_OUT, NOT_RUN, summary_line
+from labrunner.reporting.class_summary import outcome as _outcome
 from labrunner.reporting.html import render_class_html, render_student_html
 from labrunner.reporting.json_report import report_dict
 from labrunner.reporting.junit import render_junit
@@ -47,9 +49,7 @@ MARK = {
     Status.ERROR: ("!", "bold magenta"),
     Status.SKIPPED: ("-", "dim"),
 }
-NOT_RUN = ("·", "dim")
 RUNNING = ("▸", "cyan")
-LEFT_OUT = ("○", "dim")  # not graded: a reset's proof leaves out steps that judge files only
 PLAIN_WIDTH = 160
 EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml", "text": "txt", "html": "html"}
 
@@ -250,34 +250,6 @@ def _cells(steps: Sequence[Step], row: _Row) -> Text:
     return text
 
 
-def _counts(report: Report) -> str:
-    s = report.summary
-    parts = [f"{s['pass']} pass", f"{s['fail']} fail"]
-    parts += [f"{s[k]} {k}" for k in ("pending", "error", "skipped") if s[k]]
-    return ", ".join(parts)
-
-
-def _outcome(result: StudentResult, *, brief: bool = False) -> str:
-    if result.error is not None:
-        return f"ERROR {result.error}"
-    if result.reset is not None:
-        from labrunner.reset.render import verdict
-
-        if result.reset.dry_run:
-            plan = result.reset.plan
-            return f"dry run: {len(plan.deletions)} to delete, {len(plan.kept)} kept"
-        deleted = sum(a.outcome.value == "deleted" for a in result.reset.actions)
-        state = "clean" if result.reset.clean else "NOT CLEAN"
-        counts = f"{state}: {deleted} deleted, {len(result.reset.failures)} failed"
-        if brief and result.reset.clean:
-            return counts
-        return f"{counts} — {verdict(result.reset)}"
-    if result.report is not None:
-        state = "FAIL" if result.report.exit_code else "ok"
-        return f"{state}: {_counts(result.report)}"
-    return "no result"
-
-
 def _style(result: StudentResult) -> str:
     if result.error is not None:
         return "bold magenta"
@@ -311,17 +283,6 @@ def legend(steps: Sequence[Step]) -> list[str]:
     for lab, lab_steps in _labs(steps):
         lines.append(f"{lab}: " + " ".join(s.id.split(".", 1)[1] for s in lab_steps))
     return lines
-
-
-def summary_line(report: ClassReport) -> str:
-    errors = sum(s.error is not None for s in report.students)
-    failed = sum(s.failed and s.error is None for s in report.students)
-    ok = len(report.students) - errors - failed
-    verb = "reset --dry-run" if report.dry_run else report.command
-    return (
-        f"class {verb} of {len(report.students)} students: {ok} ok, {failed} failed, {errors} error "
-        f"in {report.duration_s:.1f} s ({report.target})"
-    )
 
 
 # -- report formats ------------------------------------------------------------------------------------

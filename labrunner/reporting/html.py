@@ -80,7 +80,7 @@ def _labs(step_ids: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 
 def _cell(step_id: str, report: Report | None) -> dict[str, Any]:
-    from labrunner.reporting.classroom import LEFT_OUT, NOT_RUN
+    from labrunner.reporting.class_summary import LEFT_OUT, NOT_RUN
 
     result = next((s for s in report.steps if s.id == step_id), None) if report is not None else None
     if result is not None:
@@ -91,7 +91,7 @@ def _cell(step_id: str, report: Report | None) -> dict[str, Any]:
 
 
 def _row(index: int, student: StudentResult, step_ids: Sequence[str]) -> dict[str, Any]:
-    from labrunner.reporting.classroom import _outcome as outcome
+    from labrunner.reporting.class_summary import outcome
 
     return {
         "index": index,
@@ -107,7 +107,7 @@ def _row(index: int, student: StudentResult, step_ids: Sequence[str]) -> dict[st
 
 def render_class_html(report: ClassReport) -> str:
     """The class: the students x steps grid, then one section per student."""
-    from labrunner.reporting.classroom import LEFT_OUT, NOT_RUN, summary_line
+    from labrunner.reporting.class_summary import LEFT_OUT, NOT_RUN, summary_line
 
     step_ids = list(report.steps) or list(
         dict.fromkeys(s.id for student in report.students if student.report for s in student.report.steps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -21,6 +20,7 @@ from labrunner.reset.plan import plan_reset
 
 if TYPE_CHECKING:
     from labrunner.context import Context
+    from labrunner.options import Options
 
 
 class ResetView:
@@ -76,14 +76,14 @@ def _view(fmt: str, output: Any) -> ResetView:
     return ResetView(console if console.is_terminal else Console(highlight=False, soft_wrap=True))
 
 
-def run_reset_command(args: argparse.Namespace, open_context: Callable[[argparse.Namespace], Context]) -> int:
-    from labrunner.cli import check_output_path, load_catalogue
+def run_reset_command(options: Options, open_context: Callable[[Options], Context]) -> int:
+    from labrunner.options import check_output_path, load_catalogue
 
-    fmt = getattr(args, "format", None) or "text"
-    output = getattr(args, "output", None)
-    check_output_path(args)
-    catalogue = load_catalogue(args)
-    ctx = open_context(args)
+    fmt = getattr(options, "format", None) or "text"
+    output = getattr(options, "output", None)
+    check_output_path(options)
+    catalogue = load_catalogue(options)
+    ctx = open_context(options)
     view = _view(fmt, output)
     with view.working(f"finding what the lab made in account {ctx.account_id}"):
         try:
@@ -94,10 +94,10 @@ def run_reset_command(args: argparse.Namespace, open_context: Callable[[argparse
                 f"{operation_of(exc)}"
             ) from exc
     view.show_plan(plan)
-    if args.dry_run:
+    if options.dry_run:
         result = dry_run(plan)
     else:
-        if plan.deletions and ctx.kind == "aws" and not args.yes:
+        if plan.deletions and ctx.kind == "aws" and not options.yes:
             if view.console is None:  # the plan went nowhere yet: show it before asking
                 for line in render.plan_lines(plan):
                     print(line, file=sys.stderr)

@@ -11,9 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labrunner.aws.errors import error_code
-from labrunner.aws.session import TargetSpec, open_target
+from labrunner.aws.session import TargetSpec
 from labrunner.local import faults
 from labrunner.local.lifecycle import Endpoint
+from labrunner.target import open_target
 from tests.helpers import cli
 
 ALICE, BOB = "111111111111", "222222222222"

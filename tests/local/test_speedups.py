@@ -7,7 +7,7 @@ import botocore.loaders
 import pytest
 from moto import backends
 
-from labrunner.aws.session import shared_loader
+from labrunner.aws.model_cache import shared_loader
 from labrunner.local import speedups
 from labrunner.local.lifecycle import Endpoint
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from labrunner.aws.iam.roles import RolePolicies
-from labrunner.local.state import home
+from labrunner.paths import home
 
 KEEP = 50  # sightings per role
 
