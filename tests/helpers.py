@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import pytest
 
 from labrunner.aws.session import TargetSpec
 from labrunner.cli import main
@@ -29,6 +31,17 @@ def admin_boto3(endpoint: Endpoint) -> boto3.Session:
         aws_secret_access_key=endpoint.secret_key,
         region_name=endpoint.region,
     )
+
+
+def require_tool(found: object, why: str) -> None:
+    """A test tool outside pip (Debian's chromium, the npm IAM simulator): a fresh machine without it
+    skips the tests that need it; .ci/run installs them and sets LABRUNNER_TEST_TOOLS=required, so
+    there a missing tool fails instead of skipping unseen."""
+    if found:
+        return
+    if os.environ.get("LABRUNNER_TEST_TOOLS") == "required":
+        pytest.fail(why)
+    pytest.skip(why)
 
 
 def aws_cli() -> str:

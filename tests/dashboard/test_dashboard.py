@@ -35,7 +35,7 @@ from labrunner.aws.s3 import log_delivery_statement
 from labrunner.local.lifecycle import Endpoint
 from labrunner.model import Status
 from tests.conftest import REPO, free_port, reset_server
-from tests.helpers import cli, local_context, run, statuses
+from tests.helpers import cli, local_context, require_tool, run, statuses
 
 ALICE, BOB = "111111111111", "222222222222"
 BROKEN_ROLE = "arn:aws:iam::333333333333:role/NoSuchRole"
@@ -114,7 +114,10 @@ def dashboard(local_server: Endpoint, roster: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "the browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
+    require_tool(
+        chromium and driver, "the browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
+    )
+    assert chromium and driver
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1920,1200"):

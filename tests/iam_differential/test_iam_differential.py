@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from labrunner.aws.policy import AccessRequest, caller_from, evaluate
+from tests.helpers import require_tool
 from tests.iam_differential.cases import ANCHORS, Case, generate
 from tests.iam_differential.known_disagreements import KNOWN, explain
 
@@ -29,8 +30,11 @@ CASE_COUNT = 3000
 
 def _iam_simulate(cases: list[Case]) -> list[dict[str, Any]]:
     node = shutil.which("node")
-    if node is None or not (HERE / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-        pytest.skip("iam-simulate is not installed: run `npm ci --prefix tests/iam_differential` (.ci/run does)")
+    installed = node is not None and (HERE / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir()
+    require_tool(
+        installed, "iam-simulate is not installed: run `npm ci --prefix tests/iam_differential` (.ci/run does)"
+    )
+    assert node is not None
     done = subprocess.run(
         [node, str(HERE / "driver.js")],
         input=json.dumps(cases),
