@@ -40,6 +40,7 @@ from labrunner.aws.config import (
     wait_until_recorded,
 )
 from labrunner.aws.demo_bucket import students_demo_bucket
+from labrunner.aws.fan_out import fan_out
 from labrunner.aws.s3 import (
     LAB_TAG,
     access_logging,
@@ -163,14 +164,10 @@ def judge(ctx: Context, rule: ConfigRule, buckets: Iterable[str]) -> tuple[list[
     """Config's verdicts next to the buckets' real settings; also the buckets that are gone."""
     s3 = ctx.client("s3")
     verdicts = evaluations(ctx.client("config"), rule.name)
-    judged: list[Judged] = []
-    gone: list[str] = []
-    for bucket in sorted({*verdicts, *buckets}):
-        if not bucket_exists(s3, bucket):
-            gone.append(bucket)
-            continue
-        view = bucket_view(s3, bucket)
-        judged.append(Judged(view, view.expected(rule), verdicts.get(bucket)))
+    names = sorted({*verdicts, *buckets})
+    views = fan_out(lambda bucket: bucket_view(s3, bucket) if bucket_exists(s3, bucket) else None, names)
+    judged = [Judged(v, v.expected(rule), verdicts.get(v.name)) for v in views if v is not None]
+    gone = [bucket for bucket, view in zip(names, views, strict=True) if view is None]
     return judged, gone
 
 
