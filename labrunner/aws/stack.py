@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labrunner.aws.errors import error_code
+from labrunner.aws.fan_out import together
 
 STABLE_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
@@ -51,8 +52,10 @@ class ResourceMissing(Exception):
         self.hint = f"The stack is missing {logical_id}; redeploy it (`labrunner up`, or update the stack)."
 
 
-def describe_stack(cfn: Any, name: str) -> StackInfo | None:
-    """The stack and its resources, or None when it does not exist (or was deleted)."""
+def describe_stack(cfn: Any, name: str, *, alongside: Callable[[str], object] | None = None) -> StackInfo | None:
+    """The stack and its resources, or None when it does not exist (or was deleted).
+
+    `alongside(stack_id)` runs while the resources are listed (a check run prefetches the template)."""
     try:
         stacks = cfn.describe_stacks(StackName=name)["Stacks"]
     except ClientError as exc:
@@ -63,14 +66,21 @@ def describe_stack(cfn: Any, name: str) -> StackInfo | None:
         return None
     stack = stacks[0]
     resources: dict[str, StackResource] = {}
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"]):
-        for row in page["StackResourceSummaries"]:
-            resources[row["LogicalResourceId"]] = StackResource(
-                logical_id=row["LogicalResourceId"],
-                physical_id=row.get("PhysicalResourceId", ""),
-                type=row["ResourceType"],
-                status=row["ResourceStatus"],
-            )
+
+    def listed() -> list[dict[str, Any]]:
+        pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"])
+        return [row for page in pages for row in page["StackResourceSummaries"]]
+
+    rows: list[dict[str, Any]] = (
+        listed() if alongside is None else together(listed, lambda: alongside(stack["StackId"]))[0]
+    )
+    for row in rows:
+        resources[row["LogicalResourceId"]] = StackResource(
+            logical_id=row["LogicalResourceId"],
+            physical_id=row.get("PhysicalResourceId", ""),
+            type=row["ResourceType"],
+            status=row["ResourceStatus"],
+        )
     return StackInfo(
         name=stack["StackName"],
         stack_id=stack["StackId"],
