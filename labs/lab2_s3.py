@@ -9,6 +9,7 @@ from typing import Any
 from labrunner import paths
 from labrunner.aws import lab_buckets
 from labrunner.aws import s3 as s3s
+from labrunner.aws.fan_out import fan_out
 from labrunner.aws.pipeline import Upload, newest_uploads, upload_file
 from labrunner.context import Context
 from labrunner.model import Check
@@ -176,11 +177,12 @@ class StoredObject:
 
 def stored_objects(s3: Any, bucket: str) -> list[StoredObject]:
     """The newest objects with the encryption each was stored with (head_object), newest first."""
-    out = []
-    for upload in newest_uploads(s3, bucket, limit=SAMPLED_OBJECTS):
-        head = s3.head_object(Bucket=bucket, Key=upload.key)
-        out.append(StoredObject(upload, head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")))
-    return out
+    uploads = newest_uploads(s3, bucket, limit=SAMPLED_OBJECTS)
+    heads = fan_out(lambda upload: s3.head_object(Bucket=bucket, Key=upload.key), uploads)
+    return [
+        StoredObject(upload, head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"))
+        for upload, head in zip(uploads, heads, strict=True)
+    ]
 
 
 def newest_evidence(objects: list[StoredObject]) -> StoredObject | None:
