@@ -94,13 +94,18 @@ class _Verdicts:
 
 
 def _prefetch_template(cfn: Any) -> Callable[[str], object]:
+    """Start reading the deployed template in the background (the stack's readers do not wait for it)."""
+
     def fetch(stack_id: str) -> None:
         try:
             cfn.get_template(StackName=stack_id, TemplateStage="Original")
         except Exception:
             return
 
-    return fetch
+    def start(stack_id: str) -> None:
+        threading.Thread(target=fetch, args=(stack_id,), name="prefetch-template", daemon=True).start()
+
+    return start
 
 
 class Context:

@@ -17,6 +17,7 @@ from typing import TypeVar
 import tenacity
 
 from labrunner.aws.errors import error_code, is_access_denied, operation_of
+from labrunner.aws.prefetch import Prefetch
 from labrunner.aws.readonly import ReadOnlyViolation
 from labrunner.aws.stack import ResourceMissing, StackMissing
 from labrunner.context import Context, StepSink
@@ -265,7 +266,9 @@ class Runner:
             for s in ready:
                 start(s)
 
-        self._check_view = self.ctx.check_run()
+        self._check_view = view = self.ctx.check_run()
+        facts = [fact for step in steps for fact in step.prefetch]
+        prefetch = Prefetch(view, facts) if facts else None
         try:
             with lock:
                 first = [step for step in steps if not waiting[step.id]]
@@ -274,6 +277,8 @@ class Runner:
             results = [done[step.id].result() for step in steps]
         finally:
             pool.shutdown(wait=True)
+            if prefetch is not None:
+                prefetch.wait()
             self._check_view = None
         return self._finish("check", steps, results, started, t0)
 

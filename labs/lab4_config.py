@@ -267,6 +267,7 @@ class RecorderStep(Step):
     id = "lab4.recorder"
     title = "AWS Config records S3 buckets"
     controls = ("CA-7", "CM-8")
+    prefetch = ("config",)
     why = """
         Lab 2 fixed the upload bucket once; continuous monitoring (CA-7) notices when any bucket
         drifts from the baseline later. AWS Config can only judge what it records: its
@@ -409,6 +410,7 @@ class RulesStep(Step):
     id = "lab4.rules"
     title = "Config rules flag buckets without access logging or default encryption"
     controls = ("CA-7", "CM-6")
+    prefetch = ("config",)
     why = """
         Configuration settings (CM-6) are only enforced if something keeps comparing them with
         reality (CA-7). Two AWS managed rules do this for S3: S3_BUCKET_LOGGING_ENABLED flags a
@@ -506,6 +508,7 @@ class NoncomplianceStep(Step):
     id = "lab4.noncompliance"
     title = "Config flags the bucket without access logging as NON_COMPLIANT"
     controls = ("CA-7", "SI-4")
+    prefetch = ("config", "buckets", "demo-bucket")
     requires = ("setup.stack",)
     why = """
         Monitoring is only worth something if its verdicts are true (CA-7, SI-4). The lab creates
@@ -604,6 +607,7 @@ class RemediatedStep(Step):
     id = "lab4.remediated"
     title = "The demo and upload buckets are COMPLIANT with both rules"
     controls = ("CM-6",)
+    prefetch = ("config", "buckets", "demo-bucket")
     requires = ("setup.stack",)
     why = """
         A finding is closed when the configuration is fixed and the monitor confirms it (CM-6).

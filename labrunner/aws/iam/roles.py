@@ -111,11 +111,13 @@ def read_role(iam: Any, role_name: str) -> RolePolicies:
         lambda: attached_policy_arns(iam, role_name),
     )
     role: dict[str, Any] = role_answer
-    inline_documents = fan_out(
-        lambda name: policy_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
-        inline_names,
+    inline_documents, attached_documents = together(
+        lambda: fan_out(
+            lambda name: policy_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
+            inline_names,
+        ),
+        lambda: fan_out(lambda pair: managed_policy_document(iam, pair[1]), attached_arns),
     )
-    attached_documents = fan_out(lambda pair: managed_policy_document(iam, pair[1]), attached_arns)
     inline = tuple(
         NamedPolicy(name, "role", document) for name, document in zip(inline_names, inline_documents, strict=True)
     )
