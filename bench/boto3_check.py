@@ -28,7 +28,7 @@ class Reads:
     def __call__(self, service: str, operation: str, **params: Any) -> Any:
         client = self.clients.get(service)
         if client is None:
-            client = self.clients[service] = self.session.client(service)  # type: ignore[call-overload]
+            client = self.clients[service] = self.session.client(service)
         self.calls[f"{service}.{operation}"] += 1
         return getattr(client, operation)(**params)
 
