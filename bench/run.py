@@ -1,6 +1,6 @@
 """The labrunner benchmark: one run on this machine, one table (markdown, ready for the README).
 
-Run:  python bench/run.py            full run (about 5 minutes on 2 cores)
+Run:  python bench/run.py            full run (about 15 minutes on 2 cores, most of it the aws-CLI script)
       python bench/run.py --quick    short run (fewer repeats and uploads, class of 10 only)
       python bench/run.py --json FILE --readme   also keep the raw figures / rewrite README's table
 Needs the project installed with its test extra (`pip install -e '.[test]'`): the aws-CLI comparison
@@ -9,15 +9,18 @@ runs the `aws` of the same environment.
 It starts its own local AWS on a free port with a private LABRUNNER_HOME, drives it the way a user
 does (the `labrunner` command in new processes), and stops it at the end. In order: `--help`, server
 start, the workload's create_stack and upload → item latency (in an account of its own), `up`,
-`solve` of every lab, `check` of every lab and of each lab (wall time and AWS API requests), the same
-reads as an aws-CLI script (bench/aws_cli_check.sh), `reset`, `class check` of 10 and 50 accounts,
-and the local IAM layer's own costs (bench/iam_overhead.py).
+`solve` of every lab, `check` of each lab (wall time and AWS API requests), `check` of every lab against
+the same reads from an aws-CLI script (bench/aws_cli_check.sh) and from one boto3 process
+(bench/boto3_check.py) — each tool after a fresh server, one cold run then the median of as many warm
+runs —, `reset`, `class check` of 10 and 50 accounts, and the local IAM layer's own costs
+(bench/iam_overhead.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -25,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,11 @@ class Results:
     info: dict[str, str]
     rows: list[Row]
     raw: dict[str, Any]
+    loads: list[float] = field(default_factory=list)  # 1-minute load average at each section's start
+
+    def section(self, name: str) -> None:
+        self.loads.append(os.getloadavg()[0])
+        say(f"— {name}")
 
     def add(self, what: str, figure: str, target: str = "", met: bool | None = None) -> None:
         self.rows.append(Row(what, figure, target, met))
@@ -321,7 +329,8 @@ def table(res: Results, args: argparse.Namespace) -> str:
     lines = [
         f"Measured {info['date']} with `python bench/run.py{' --quick' if args.quick else ''}` on {info['machine']}; "
         f"{info['os']}, Python {info['python']}, {info['versions']}. Load average (1/5/15 min) at start "
-        f"{info['load_start']}, at the end {info['load_end']}.",
+        f"{info['load_start']}, at the end {info['load_end']}; the 1-minute figure at the start of each section "
+        f"({len(res.loads)} samples, from /proc/loadavg) peaked at {max(res.loads, default=math.nan):.2f}.",
         "",
         "| what | figure | target | |",
         "|---|---|---|---|",
@@ -366,18 +375,18 @@ def main() -> int:
     ]
     try:
         for name, section in sections:
-            say(f"— {name}")
+            res.section(name)
             section()
-        say("— check")
+        res.section("check")
         every = bench_check(bench, res, times)
-        say("— labrunner check vs the aws-CLI and boto3 scripts")
+        res.section("labrunner check vs the aws-CLI and boto3 scripts")
         bench_compare(bench, res, 3 * times, every)
-        say("— reset")
+        res.section("reset")
         bench_reset(bench, res)
-        say("— class mode")
+        res.section("class mode")
         bench_class(bench, res, sizes, args.class_jobs, 1 if args.quick else 2)
         if not args.quick:
-            say("— local IAM layer")
+            res.section("local IAM layer")
             bench_iam_overhead(bench, res)
     finally:
         bench.labrunner("local", "stop", check=False)
@@ -388,7 +397,11 @@ def main() -> int:
     text = table(res, args)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"info": res.info, "rows": [asdict(r) for r in res.rows], **res.raw}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"info": res.info, "rows": [asdict(r) for r in res.rows], "loads": res.loads, **res.raw}, indent=1
+            )
+        )
     if args.readme:
         update_readme(text)
     return 0 if all(r.met is not False for r in res.rows) else 1
