@@ -213,8 +213,8 @@ def timed(tool: Tool, env: dict[str, str]) -> Run:
 def bench_compare(bench: Bench, res: Results, runs: int, every: dict[str, Any]) -> None:
     """`labrunner check` of every lab against two scripts an author could write for the same reads: the
     aws CLI (bench/aws_cli_check.sh) and one boto3 process (bench/boto3_check.py). Each tool meets the
-    same state: the server restarted, `up`, `solve`; then one cold run (labrunner's cache under
-    $LABRUNNER_HOME/cache emptied too) and `runs` warm runs, of which the median counts. Every figure is
+    same state for its cold run: the server restarted, `up`, `solve` (labrunner's cache under
+    $LABRUNNER_HOME/cache emptied too). Then `runs` warm runs of each, taking turns; the median counts. Every figure is
     the whole command's wall time, process start-up included."""
     report, calls = every["report"], every["calls"]
     tools = [
@@ -236,15 +236,24 @@ def bench_compare(bench: Bench, res: Results, runs: int, every: dict[str, Any]) 
                 "",
             )
         )
-    figures: dict[str, tuple[float, float]] = {}
+    # Cold: each tool after a server of its own. Warm: the tools take turns on the last server, so a
+    # change of load on a shared machine falls on all three alike.
+    colds: dict[str, Run] = {}
     for tool in tools:
-        say(f"{tool.what}: fresh server, one cold run, {runs} warm")
+        say(f"{tool.what}: fresh server, one cold run")
         fresh_server(bench)
         if tool.what.startswith("`labrunner"):
             shutil.rmtree(bench.home / "cache", ignore_errors=True)
-        env = bench.aws_env()
-        cold = timed(tool, env)
-        warm = [timed(tool, env) for _ in range(runs)]
+        colds[tool.what] = timed(tool, bench.aws_env())
+    say(f"{runs} warm runs of each, taking turns")
+    env = bench.aws_env()
+    warms: dict[str, list[Run]] = {tool.what: [] for tool in tools}
+    for _ in range(runs):
+        for tool in tools:
+            warms[tool.what].append(timed(tool, env))
+    figures: dict[str, tuple[float, float]] = {}
+    for tool in tools:
+        cold, warm = colds[tool.what], warms[tool.what]
         found = re.search(r"(?:aws_cli|boto3)_calls=(\d+)", warm[-1].stdout)
         reads = tool.reads or (f"{found[1]} calls" if found else "")
         walls = [r.seconds for r in warm]
