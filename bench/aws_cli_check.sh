@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reads a lab author would script with the aws CLI to grade the same things `labrunner check`
-# grades (every lab), one `aws` call after another. It only reads and does not judge the answers,
-# so it is a lower bound on what such a grading script costs.
+# grades (every lab), one `aws` call after another. It does not judge the answers (a lower bound on
+# what such a grading script costs), but every read must succeed: a failed call exits non-zero.
 #
 # Usage: eval "$(labrunner local env)"; bench/aws_cli_check.sh [STACK]   (default stack: immersion)
 # Needs the aws CLI (awscli, in the test extra) on PATH or next to the python running the bench ($AWS).
@@ -11,14 +11,26 @@ set -euo pipefail
 STACK=${1:-immersion}
 AWS=${AWS:-aws}
 CALL_LOG=$(mktemp)
-trap 'rm -f "$CALL_LOG"' EXIT
+ERR_LOG=$(mktemp)
+SCRIPT_PID=$$
+trap 'rm -f "$CALL_LOG" "$ERR_LOG"' EXIT
+trap 'exit 1' TERM
 START=$(date +%s.%N)
 
-# One read; its output on stdout. A read that AWS answers with an error (e.g. no bucket policy) is
-# still a call a grading script makes and checks the answer of, so errors do not stop the script.
+# One read; its output on stdout. Every read must succeed: a non-zero exit (an error answer, a
+# connection refused, a bad argument) stops the script with the call and its error on stderr, so the
+# benchmark never times calls that failed. The aws CLI v1 sends SQS calls in us-east-1 to its legacy
+# endpoint (queue.amazonaws.com) whatever AWS_ENDPOINT_URL says, hence the explicit --endpoint-url.
+ENDPOINT=(${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"})
 call() {
     echo "$1 $2" >>"$CALL_LOG" # counted in a file: calls inside $(...) run in a subshell
-    "$AWS" --output text "$@" 2>/dev/null || true
+    local code=0
+    "$AWS" "${ENDPOINT[@]}" --output text "$@" 2>"$ERR_LOG" || code=$?
+    if ((code != 0)); then
+        echo "aws_cli_check.sh: \`aws $*\` failed (exit $code): $(tail -n 3 "$ERR_LOG")" >&2
+        kill -TERM "$SCRIPT_PID" # from a $(...) subshell too: the whole script stops
+        exit "$code"
+    fi
 }
 
 # setup.stack: the stack, its resources, the template they come from

@@ -1,6 +1,6 @@
 """The labrunner benchmark: one run on this machine, one table (markdown, ready for the README).
 
-Run:  python bench/run.py            full run (about 5 minutes on 2 cores)
+Run:  python bench/run.py            full run (about 15 minutes on 2 cores, most of it the aws-CLI script)
       python bench/run.py --quick    short run (fewer repeats and uploads, class of 10 only)
       python bench/run.py --json FILE --readme   also keep the raw figures / rewrite README's table
 Needs the project installed with its test extra (`pip install -e '.[test]'`): the aws-CLI comparison
@@ -9,9 +9,11 @@ runs the `aws` of the same environment.
 It starts its own local AWS on a free port with a private LABRUNNER_HOME, drives it the way a user
 does (the `labrunner` command in new processes), and stops it at the end. In order: `--help`, server
 start, the workload's create_stack and upload → item latency (in an account of its own), `up`,
-`solve` of every lab, `check` of every lab and of each lab (wall time and AWS API requests), the same
-reads as an aws-CLI script (bench/aws_cli_check.sh), `reset`, `class check` of 10 and 50 accounts,
-and the local IAM layer's own costs (bench/iam_overhead.py).
+`solve` of every lab, `check` of each lab (wall time and AWS API requests), `check` of every lab against
+the same reads from an aws-CLI script (bench/aws_cli_check.sh) and from one boto3 process
+(bench/boto3_check.py) — each tool after a fresh server, one cold run then the median of as many warm
+runs —, `reset`, `class check` of 10 and 50 accounts, and the local IAM layer's own costs
+(bench/iam_overhead.py).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import class_check
-from common import BENCH, REPO, Bench, aws_cli, free_port, load_average, machine, median, repeat, say
+from common import BENCH, REPO, Bench, Run, aws_cli, free_port, load_average, machine, median, repeat, say
 
 LABS = ("setup", "lab1", "lab2", "lab3", "lab4", "extra")
 README_START = "<!-- bench:start -->"
@@ -55,6 +57,11 @@ class Results:
     info: dict[str, str]
     rows: list[Row]
     raw: dict[str, Any]
+    loads: list[float] = field(default_factory=list)  # 1-minute load average at each section's start
+
+    def section(self, name: str) -> None:
+        self.loads.append(os.getloadavg()[0])
+        say(f"— {name}")
 
     def add(self, what: str, figure: str, target: str = "", met: bool | None = None) -> None:
         self.rows.append(Row(what, figure, target, met))
@@ -149,67 +156,137 @@ def bench_up_and_solve(bench: Bench, res: Results) -> None:
     res.add("`labrunner solve` again (idempotent)", f"{s(again.seconds)} (steps changed: {changed or 'none'})")
 
 
-def bench_check(bench: Bench, res: Results, times: int) -> float:
-    """`check` of every lab, then of each lab, as a student runs it (text output): wall time (median),
-    the run's own duration and the AWS API requests (from a JSON run). Returns the all-labs wall."""
-    walls: dict[str, float] = {}
+def bench_check(bench: Bench, res: Results, times: int) -> dict[str, Any]:
+    """`check` of each lab as a student runs it (text output): wall time (median), the run's own duration
+    and the AWS API requests (from a JSON run). Every lab's figures go to the comparison (bench_compare);
+    returned here: its JSON report and requests."""
+    every: dict[str, Any] = {}
     for label, ids in [("every lab", []), *[(lab, [lab]) for lab in LABS]]:
         counted, calls = bench.counted("check", *ids, "--format", "json")
         report = counted.json()
         if report["summary"]["pass"] != len(report["steps"]):
             raise RuntimeError(f"check {label} after solve did not pass: {report['summary']}")
-        # Every lab: more runs, as the headline figure (other load on the machine moves single runs).
-        count = 3 * times if not ids else times
-        runs = repeat(count, lambda ids=ids: bench.labrunner("check", *ids))  # type: ignore[misc]
+        if not ids:
+            every = {"report": report, "calls": calls}
+            continue
+        runs = repeat(times, lambda ids=ids: bench.labrunner("check", *ids))  # type: ignore[misc]
         if any(r.code != 0 for r in runs):
             raise RuntimeError(f"check {label} exited {[r.code for r in runs]}: {runs[-1].stdout[-2000:]}")
-        wall = median([r.seconds for r in runs])
-        walls[label] = wall
         res.raw.setdefault("check", {})[label] = {
             "wall_s": [r.seconds for r in runs],
             "run_s": report["duration_s"],
             "requests": calls["requests"],
             "by_operation": calls["by_operation"],
         }
-        what = f"`labrunner check{' ' + ids[0] if ids else ''}`"
         best = f", best {s(min(r.seconds for r in runs))}" if len(runs) > 1 else ""
-        figure = (
-            f"{s(wall)} wall{best} ({s(report['duration_s'])} of it checking), {calls['requests']} AWS API "
-            f"requests, {len(report['steps'])} step(s) pass"
+        res.add(
+            f"`labrunner check {ids[0]}`",
+            f"{s(median([r.seconds for r in runs]))} wall{best} ({s(report['duration_s'])} of it checking), "
+            f"{calls['requests']} AWS API requests, {len(report['steps'])} step(s) pass",
         )
-        if ids:
-            res.add(what, figure)
-        else:
-            res.add(f"{what} — every lab (median of {len(runs)})", figure, "≤ 1 s", wall <= 1.0)
-    # The first command on a machine parses botocore's models, and the first check lints the
-    # hardened template: both are then kept under $LABRUNNER_HOME/cache/ until they change.
-    shutil.rmtree(bench.home / "cache", ignore_errors=True)
-    cold = bench.labrunner("check")
-    res.raw["check_cold_cache_s"] = cold.seconds
-    res.add(
-        "`labrunner check` — every lab, first on a machine (nothing in $LABRUNNER_HOME/cache yet: "
-        "botocore models parsed, the hardened template linted)",
-        f"{s(cold.seconds)} wall",
-    )
-    return walls["every lab"]
+    return every
 
 
-def bench_aws_cli(bench: Bench, res: Results, check_wall: float) -> None:
+def fresh_server(bench: Bench) -> None:
+    """A server just started and brought to the solved state: what every tool's cold run meets."""
+    bench.labrunner("local", "stop")
+    bench.labrunner("local", "start")
+    for command in ("up", "solve"):
+        run = bench.labrunner(command, "--format", "json")
+        if run.code != 0:
+            raise RuntimeError(f"{command} on a fresh server exited {run.code}: {run.stdout[-2000:]}")
+
+
+@dataclass(frozen=True)
+class Tool:
+    what: str
+    run: Callable[[dict[str, str]], Run]  # given the environment `labrunner local env` sets
+    reads: str  # how many AWS requests or calls one run makes
+
+
+def timed(tool: Tool, env: dict[str, str]) -> Run:
+    run = tool.run(env)
+    if run.code != 0:  # a read that failed must not be timed as if it had succeeded
+        raise RuntimeError(f"{tool.what} exited {run.code}:\n{run.stdout[-1000:]}\n{run.stderr[-2000:]}")
+    return run
+
+
+def bench_compare(bench: Bench, res: Results, runs: int, every: dict[str, Any]) -> None:
+    """`labrunner check` of every lab against two scripts an author could write for the same reads: the
+    aws CLI (bench/aws_cli_check.sh) and one boto3 process (bench/boto3_check.py). Each tool meets the
+    same state for its cold run: the server restarted, `up`, `solve` (labrunner's cache under
+    $LABRUNNER_HOME/cache emptied too). Then `runs` warm runs of each, taking turns; the median counts. Every figure is
+    the whole command's wall time, process start-up included."""
+    report, calls = every["report"], every["calls"]
+    tools = [
+        Tool("`labrunner check`", lambda _: bench.labrunner("check"), f"{calls['requests']} AWS API requests"),
+        Tool(
+            "boto3 script, the same reads (bench/boto3_check.py)",
+            lambda env: bench.run([sys.executable, str(BENCH / "boto3_check.py")], env=env, check=False),
+            "",
+        ),
+    ]
     aws = aws_cli()
     if aws is None:
         res.add("aws-CLI script (bench/aws_cli_check.sh)", "skipped: no aws CLI (pip install -e '.[test]')")
-        return
+    else:
+        tools.append(
+            Tool(
+                "aws-CLI script, the same reads (bench/aws_cli_check.sh)",
+                lambda env: bench.run(["bash", str(BENCH / "aws_cli_check.sh")], env={**env, "AWS": aws}, check=False),
+                "",
+            )
+        )
+    # Cold: each tool after a server of its own. Warm: the tools take turns on the last server, so a
+    # change of load on a shared machine falls on all three alike.
+    colds: dict[str, Run] = {}
+    for tool in tools:
+        say(f"{tool.what}: fresh server, one cold run")
+        fresh_server(bench)
+        if tool.what.startswith("`labrunner"):
+            shutil.rmtree(bench.home / "cache", ignore_errors=True)
+        colds[tool.what] = timed(tool, bench.aws_env())
+    say(f"{runs} warm runs of each, taking turns")
     env = bench.aws_env()
-    env["AWS"] = aws
-    run = bench.run(["bash", str(BENCH / "aws_cli_check.sh")], env=env)
-    found = re.search(r"aws_cli_calls=(\d+) seconds=([\d.]+)", run.stdout)
-    if run.code != 0 or found is None:
-        raise RuntimeError(f"aws_cli_check.sh failed ({run.code}): {run.stderr[-2000:]}")
-    calls, seconds = int(found[1]), float(found[2])
-    ratio = seconds / check_wall
-    res.raw["aws_cli"] = {"calls": calls, "seconds": seconds, "ratio": ratio}
-    res.add("aws-CLI script, the same reads (bench/aws_cli_check.sh)", f"{s(seconds)}, {calls} `aws` calls")
-    res.add("`labrunner check` (every lab) vs the aws-CLI script", f"{ratio:.1f}x faster", "≥ 10x", ratio >= 10)
+    warms: dict[str, list[Run]] = {tool.what: [] for tool in tools}
+    for _ in range(runs):
+        for tool in tools:
+            warms[tool.what].append(timed(tool, env))
+    figures: dict[str, tuple[float, float]] = {}
+    for tool in tools:
+        cold, warm = colds[tool.what], warms[tool.what]
+        found = re.search(r"(?:aws_cli|boto3)_calls=(\d+)", warm[-1].stdout)
+        reads = tool.reads or (f"{found[1]} calls" if found else "")
+        walls = [r.seconds for r in warm]
+        figures[tool.what] = (cold.seconds, median(walls))
+        res.raw.setdefault("compare", {})[tool.what] = {"cold_s": cold.seconds, "warm_s": walls, "reads": reads}
+        figure = f"cold {s(cold.seconds)}, warm {s(median(walls))} (best {s(min(walls))}); {reads}"
+        if tool.what.startswith("`labrunner"):
+            res.raw["check"] = {**res.raw.get("check", {}), "every lab": {"run_s": report["duration_s"], **calls}}
+            res.add(
+                f"`labrunner check` — every lab (cold, then median of {runs} warm)",
+                f"{figure}, {len(report['steps'])} step(s) pass ({s(report['duration_s'])} of a warm run checking)",
+                "warm ≤ 1 s",
+                median(walls) <= 1.0,
+            )
+        else:
+            res.add(f"{tool.what} (cold, then median of {runs} warm)", figure)
+    ours_cold, ours_warm = figures["`labrunner check`"]
+    for what, (cold_s, warm_s) in list(figures.items())[1:]:
+        name = what.split(",", 1)[0]
+        warm_ratio, cold_ratio = warm_s / ours_warm, cold_s / ours_cold
+        res.raw["compare"][what] |= {"warm_ratio": warm_ratio, "cold_ratio": cold_ratio}
+        target = "warm ≥ 10x" if name.startswith("aws-CLI") else ""
+        res.add(
+            f"`labrunner check` (every lab) vs the {name}",
+            f"warm {ratio(warm_ratio)}, cold {ratio(cold_ratio)}",
+            target,
+            warm_ratio >= 10 if target else None,
+        )
+
+
+def ratio(r: float) -> str:
+    return f"{r:.1f}x faster" if r >= 1 else f"{1 / r:.1f}x slower"
 
 
 def bench_reset(bench: Bench, res: Results) -> None:
@@ -262,7 +339,8 @@ def table(res: Results, args: argparse.Namespace) -> str:
     lines = [
         f"Measured {info['date']} with `python bench/run.py{' --quick' if args.quick else ''}` on {info['machine']}; "
         f"{info['os']}, Python {info['python']}, {info['versions']}. Load average (1/5/15 min) at start "
-        f"{info['load_start']}, at the end {info['load_end']}.",
+        f"{info['load_start']}, at the end {info['load_end']}; the 1-minute figure at the start of each section "
+        f"({len(res.loads)} samples, from /proc/loadavg) peaked at {max(res.loads, default=math.nan):.2f}.",
         "",
         "| what | figure | target | |",
         "|---|---|---|---|",
@@ -305,21 +383,20 @@ def main() -> int:
         ("workload", lambda: bench_workload(bench, res, 5 if args.quick else 30, 2 if args.quick else 5)),
         ("up and solve", lambda: bench_up_and_solve(bench, res)),
     ]
-    check_wall = math.nan
     try:
         for name, section in sections:
-            say(f"— {name}")
+            res.section(name)
             section()
-        say("— check")
-        check_wall = bench_check(bench, res, times)
-        say("— aws-CLI script")
-        bench_aws_cli(bench, res, check_wall)
-        say("— reset")
+        res.section("check")
+        every = bench_check(bench, res, times)
+        res.section("labrunner check vs the aws-CLI and boto3 scripts")
+        bench_compare(bench, res, 3 * times, every)
+        res.section("reset")
         bench_reset(bench, res)
-        say("— class mode")
+        res.section("class mode")
         bench_class(bench, res, sizes, args.class_jobs, 1 if args.quick else 2)
         if not args.quick:
-            say("— local IAM layer")
+            res.section("local IAM layer")
             bench_iam_overhead(bench, res)
     finally:
         bench.labrunner("local", "stop", check=False)
@@ -330,7 +407,11 @@ def main() -> int:
     text = table(res, args)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"info": res.info, "rows": [asdict(r) for r in res.rows], **res.raw}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"info": res.info, "rows": [asdict(r) for r in res.rows], "loads": res.loads, **res.raw}, indent=1
+            )
+        )
     if args.readme:
         update_readme(text)
     return 0 if all(r.met is not False for r in res.rows) else 1
