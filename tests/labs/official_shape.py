@@ -4,6 +4,7 @@ as an instructor does it: the plain aws CLI, files named like the lab's."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 from labrunner.context import Context
@@ -11,6 +12,8 @@ from labrunner.model import Report
 from tests.helpers import aws_cli, step
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "official_shape_template.yaml"
+FUNCTION = "AWS::Lambda::Function"
+WORKLOAD_FUNCTION = "MetadataLambda"  # runs only on uploads; every other function backs a custom resource
 LAB_FILES = ("Alice's Adventures in Wonderland by Lewis Carroll.txt", "Pride and Prejudice by Jane Austen.txt")
 
 
@@ -27,8 +30,27 @@ def deploy(ctx: Context) -> dict[str, str]:
         "--capabilities", "CAPABILITY_IAM",
     )  # fmt: skip
     rows = ctx.client("cloudformation").describe_stack_resources(StackName=ctx.stack_name)["StackResources"]
+    # The custom resource's function ran during the create (the workload's runs only on uploads).
+    functions = [r for r in rows if r["ResourceType"] == FUNCTION]
+    wait_for_log_groups(
+        ctx, [r["PhysicalResourceId"] for r in functions if r["LogicalResourceId"] != WORKLOAD_FUNCTION]
+    )
     ctx.refresh()
     return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in rows}
+
+
+def wait_for_log_groups(ctx: Context, functions: list[str], deadline_s: float = 30) -> None:
+    """CloudWatch Logs makes a function's log group once its first run has ended — after the run's
+    effects (a custom resource's answer, a table item) are seen, asynchronously as on AWS. Wait for
+    them, so that a check that follows sees every group."""
+    logs, deadline, waiting = ctx.client("logs"), time.monotonic() + deadline_s, list(functions)
+    while True:
+        listed = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
+        waiting = [name for name in waiting if f"/aws/lambda/{name}" not in listed]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"no log group for {waiting} {deadline_s} s after it ran"
+        time.sleep(0.2)
 
 
 def upload_lab_files(bucket: str, folder: Path) -> None:

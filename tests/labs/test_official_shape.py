@@ -52,6 +52,7 @@ def test_official_shape_check_solve_and_reset(ctx: Context, tmp_path: Path) -> N
     assert {"InvokeS3EventSubscriptionLambda", "S3EventSubscriptionLambda"} <= set(physical)
     official_shape.upload_lab_files(physical["FileUploadsBucket"], tmp_path)
     wait_for_items(ctx, physical["ObjectMetadataTable"], official_shape.LAB_FILES)
+    official_shape.wait_for_log_groups(ctx, [physical["MetadataLambda"]])
 
     # Before any lab: the workload works, lab 1 passes; nothing of labs 2-4 or the extra credit is done.
     report = run(ctx, "check", [])
