@@ -154,28 +154,26 @@ def access_logging(s3: Any, bucket: str) -> AccessLogging | None:
     )
 
 
-def public_access_block(s3: Any, bucket: str) -> dict[str, bool]:
-    """The bucket's four Block Public Access settings (all False when none is configured)."""
+def _block_settings(fetch: Callable[[], dict[str, Any]]) -> dict[str, bool]:
+    """The four Block Public Access settings of one GetPublicAccessBlock answer (all False when unset)."""
     try:
-        config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        config = fetch()["PublicAccessBlockConfiguration"]
     except ClientError as exc:
         if is_code(exc, "NoSuchPublicAccessBlockConfiguration"):
             config = {}
         else:
             raise
     return {name: bool(config.get(name, False)) for name in BLOCK_PUBLIC_ACCESS}
+
+
+def public_access_block(s3: Any, bucket: str) -> dict[str, bool]:
+    """The bucket's four Block Public Access settings (all False when none is configured)."""
+    return _block_settings(lambda: s3.get_public_access_block(Bucket=bucket))
 
 
 def account_public_access_block(s3control: Any, account: str) -> dict[str, bool]:
     """The account-level Block Public Access settings (s3control GetPublicAccessBlock; all False when unset)."""
-    try:
-        config = s3control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"]
-    except ClientError as exc:
-        if is_code(exc, "NoSuchPublicAccessBlockConfiguration"):
-            config = {}
-        else:
-            raise
-    return {name: bool(config.get(name, False)) for name in BLOCK_PUBLIC_ACCESS}
+    return _block_settings(lambda: s3control.get_public_access_block(AccountId=account))
 
 
 def bucket_policy(s3: Any, bucket: str) -> str | None:
