@@ -93,6 +93,21 @@ class _Verdicts:
         return entry.checks
 
 
+def _prefetch_template(cfn: Any) -> Callable[[str], object]:
+    """Start reading the deployed template in the background (the stack's readers do not wait for it)."""
+
+    def fetch(stack_id: str) -> None:
+        try:
+            cfn.get_template(StackName=stack_id, TemplateStage="Original")
+        except Exception:
+            return
+
+    def start(stack_id: str) -> None:
+        threading.Thread(target=fetch, args=(stack_id,), name="prefetch-template", daemon=True).start()
+
+    return start
+
+
 class Context:
     def __init__(
         self,
@@ -190,7 +205,11 @@ class Context:
     def find_stack(self) -> StackInfo | None:
         with self._shared.lock:
             if not self._shared.stack_loaded:
-                self._shared.stack = describe_stack(self.client("cloudformation"), self.stack_name)
+                cfn = self.client("cloudformation")
+                # A check run reads the deployed template (setup.stack, extra): ask for it while the
+                # resources are listed; the run's read cache hands the answer to the step that asks.
+                alongside = _prefetch_template(cfn) if self._clients.read_cache is not None else None
+                self._shared.stack = describe_stack(cfn, self.stack_name, alongside=alongside)
                 self._shared.stack_loaded = True
             return self._shared.stack
 

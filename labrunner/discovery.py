@@ -95,6 +95,8 @@ def _file_of(lab: Lab, step: object | None = None) -> str:
 
 def validate(labs: list[Lab]) -> None:
     """The contract every plugin must keep; a violation names the plugin and the rule."""
+    from labrunner.aws.prefetch import FACTS  # what a step may ask a check run to read early
+
     seen_labs: dict[str, Lab] = {}
     seen: dict[str, tuple[Lab, object]] = {}
     for lab in sorted(labs, key=lambda lab: (lab.order, lab.id)):
@@ -117,6 +119,9 @@ def validate(labs: list[Lab]) -> None:
             for required in step.requires:
                 if required not in seen:
                     raise UsageError(f"step {sid} requires {required!r}, which is not an earlier step")
+            unknown = sorted(set(step.prefetch) - set(FACTS))
+            if unknown:
+                raise UsageError(f"step {sid}: prefetch {unknown} not among {sorted(FACTS)}")
             seen[sid] = (lab, step)
 
 

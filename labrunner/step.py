@@ -32,6 +32,9 @@ class Step:
     title: ClassVar[str]
     controls: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[tuple[str, ...]] = ()
+    # Facts of the workload verify reads (names in labrunner.aws.prefetch.FACTS): a check run starts
+    # reading them at once, so the step finds them in the run's read cache.
+    prefetch: ClassVar[tuple[str, ...]] = ()
     why: ClassVar[str] = ""  # what the step checks and why it matters
     console: ClassVar[str] = ""  # how to do it by hand in the AWS console
     automation: ClassVar[str] = ""  # what `labrunner solve` does for it

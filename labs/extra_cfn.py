@@ -773,6 +773,7 @@ class StackSecure(Step):
     id = "extra.stack-secure"
     title = "The live stack runs the hardened template"
     controls = ("CM-2", "CM-6")
+    prefetch = ("role", "buckets")
     requires = ("setup.stack", "extra.template-secure")
     why = """
         The hardened template only protects what it is deployed to. Passes when the stack's

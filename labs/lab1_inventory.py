@@ -48,6 +48,7 @@ class AssetInventory(Step):
     id = "lab1.inventory"
     title = "Every asset of the workload is inventoried and matches its template"
     controls = ("CM-8",)
+    prefetch = ("role", "buckets")
     requires = ("setup.stack",)
     why = """
         You cannot secure what you do not know you have. NIST CM-8 (System Component

@@ -9,6 +9,7 @@ from typing import Any
 from labrunner import paths
 from labrunner.aws import lab_buckets
 from labrunner.aws import s3 as s3s
+from labrunner.aws.fan_out import fan_out
 from labrunner.aws.pipeline import Upload, newest_uploads, upload_file
 from labrunner.context import Context
 from labrunner.model import Check
@@ -91,6 +92,7 @@ class DefaultEncryptionStep(Step):
     id = "lab2.encryption"
     title = "The upload bucket encrypts new objects by default (SSE-S3 or stronger)"
     controls = ("SC-28",)
+    prefetch = ("buckets",)
     requires = ("setup.stack",)
     why = """
         NIST SC-28 (Protection of Information at Rest): files uploaded to the bucket must be
@@ -176,11 +178,12 @@ class StoredObject:
 
 def stored_objects(s3: Any, bucket: str) -> list[StoredObject]:
     """The newest objects with the encryption each was stored with (head_object), newest first."""
-    out = []
-    for upload in newest_uploads(s3, bucket, limit=SAMPLED_OBJECTS):
-        head = s3.head_object(Bucket=bucket, Key=upload.key)
-        out.append(StoredObject(upload, head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")))
-    return out
+    uploads = newest_uploads(s3, bucket, limit=SAMPLED_OBJECTS)
+    heads = fan_out(lambda upload: s3.head_object(Bucket=bucket, Key=upload.key), uploads)
+    return [
+        StoredObject(upload, head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"))
+        for upload, head in zip(uploads, heads, strict=True)
+    ]
 
 
 def newest_evidence(objects: list[StoredObject]) -> StoredObject | None:
@@ -207,6 +210,7 @@ class EncryptedUpload(Step):
     id = "lab2.encrypted-upload"
     title = "A file uploaded after the change is stored encrypted"
     controls = ("SC-28",)
+    prefetch = ("buckets",)
     requires = ("setup.stack",)
     why = """
         Default encryption applies to objects written after it is set: S3 never re-encrypts the
@@ -303,6 +307,7 @@ class LogBucket(Step):
     id = "lab2.log-bucket"
     title = "A separate, private, encrypted bucket receives the access logs"
     controls = ("AU-9", "AC-3")
+    prefetch = ("buckets",)
     requires = ("setup.stack",)
     why = """
         Access logs are audit records; NIST AU-9 asks to protect them from unauthorised access,
@@ -426,6 +431,7 @@ class AccessLoggingStep(Step):
     id = "lab2.access-logging"
     title = "Server access logging of the upload bucket goes to the log bucket"
     controls = ("AU-2", "AU-12")
+    prefetch = ("buckets",)
     requires = ("setup.stack",)
     why = """
         Who uploaded, read or deleted which file, from where and when? S3 server access logging
@@ -501,6 +507,7 @@ class LogsDelivered(Step):
     id = "lab2.logs-delivered"
     title = "Access log files have arrived in the log bucket"
     controls = ("AU-12",)
+    prefetch = ("buckets",)
     requires = ("setup.stack",)
     why = """
         Configuration is not evidence: AU-12 is met when audit records are actually generated and

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from labrunner import paths
 from labrunner.aws.errors import error_code
+from labrunner.aws.fan_out import together
 from labrunner.aws.iam import sightings
 from labrunner.aws.iam.changes import iam_events_region, role_trail_since
 from labrunner.aws.iam.checks import (
@@ -270,6 +271,7 @@ class TrustPolicy(Step):
     id = "lab3.trust-policy"
     title = "Only the Lambda service may assume the function's role"
     controls = ("SC-7(11)", "SC-7(21)", "AC-6")
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         The function's role (MetadataLambdaRole) trusts lambda.amazonaws.com and, on purpose, the
@@ -314,6 +316,7 @@ class NoAdmin(Step):
     id = "lab3.no-admin"
     title = "No administrator-level policy on the function's role"
     controls = ("AC-6",)
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         The role carries the SystemAdministrator job-function policy: the function — and anyone
@@ -352,6 +355,7 @@ class BasicExecution(Step):
     id = "lab3.basic-execution"
     title = "Logging through AWSLambdaBasicExecutionRole, the wildcard policy gone"
     controls = ("AC-6", "AU-12")
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         The inline policy PutItemDynamoTables grants every DynamoDB and SQS action on every
@@ -429,6 +433,7 @@ class DynamoDbLeastPrivilege(Step):
     id = "lab3.dynamodb-least-privilege"
     title = "The role may PutItem on the metadata table, and nothing else in DynamoDB"
     controls = ("AC-6", "AC-3")
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         The function only ever writes one item per upload: dynamodb:PutItem on the metadata table
@@ -461,14 +466,15 @@ class DynamoDbLeastPrivilege(Step):
         return _write_inline_policy(ctx, LAB_DYNAMODB_POLICY, wanted, "dynamodb:PutItem on the table")
 
     def verify(self, ctx: Context) -> Iterable[Check]:
-        role = _role(ctx)
-        return dynamodb_least_privilege_checks(_simulator(ctx, role), _resources(ctx), _tables(ctx))
+        role, tables = together(lambda: _role(ctx), lambda: _tables(ctx))
+        return dynamodb_least_privilege_checks(_simulator(ctx, role), _resources(ctx), tables)
 
 
 class SqsLeastPrivilege(Step):
     id = "lab3.sqs-least-privilege"
     title = "The role may only receive, delete and inspect messages of the notification queue"
     controls = ("AC-6", "AC-3")
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         Lambda's SQS trigger polls the queue as the function's role: it needs
@@ -504,6 +510,7 @@ class Pipeline(Step):
     id = "lab3.pipeline"
     title = "With least privilege, a new upload still reaches the table"
     controls = ("AC-6",)
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         Least privilege must not break the workload. The proof is an upload made after the role
@@ -556,14 +563,22 @@ class Pipeline(Step):
     def verify(self, ctx: Context) -> Iterable[Check]:
         workload = ctx.workload()
         res = _resources(ctx)
-        role = _role(ctx)
-        yield _pipeline_permissions(ctx, role, res)
+        s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
+        # Independent reads start together (each is a round trip); the order of the checks stays.
+        role, tables, recorded, uploads = together(
+            lambda: _role(ctx),
+            lambda: _tables(ctx),
+            lambda: pipeline_check(s3, dynamodb, workload, name="newest upload recorded"),
+            lambda: newest_uploads(s3, workload.bucket, limit=1),
+        )
         sim = _simulator(ctx, role)
-        unmet = [
-            c.name
-            for c in dynamodb_least_privilege_checks(sim, res, _tables(ctx)) + sqs_least_privilege_checks(sim, res)
-            if not c.passed
-        ]
+        permissions, least, proof = together(
+            lambda: _pipeline_permissions(ctx, role, res),
+            lambda: dynamodb_least_privilege_checks(sim, res, tables) + sqs_least_privilege_checks(sim, res),
+            lambda: _order_proof(ctx, role, uploads[0]) if recorded.passed else None,
+        )
+        yield permissions
+        unmet = [c.name for c in least if not c.passed]
         if unmet:
             yield Check.fail(
                 "the role is least privilege",
@@ -573,12 +588,10 @@ class Pipeline(Step):
             )
         else:
             yield Check.ok("the role is least privilege", "DynamoDB and SQS permissions are exactly what is needed")
-        recorded = pipeline_check(ctx.client("s3"), ctx.client("dynamodb"), workload, name="newest upload recorded")
         yield recorded
-        if not recorded.passed:
+        if proof is None:
             return
-        newest = newest_uploads(ctx.client("s3"), workload.bucket, limit=1)[0]
-        proof = _order_proof(ctx, role, newest)
+        newest = uploads[0]
         uploaded = f"{newest.key!r} ({newest.last_modified:%H:%M:%S} UTC)"
         if proof.status == "ok":
             yield Check.ok("uploaded with the current permissions", f"{uploaded} was uploaded; {proof.detail}")
@@ -613,6 +626,7 @@ class AccessDenied(Step):
     id = "lab3.access-denied"
     title = "The AccessDenied demo: least privilege bites, then PutItem is restored"
     controls = ("AC-3", "AU-2")
+    prefetch = ("role",)
     requires = ("setup.stack",)
     why = """
         Seeing enforcement is part of the lab: with PutItem swapped for GetItem in

@@ -40,6 +40,7 @@ from labrunner.aws.config import (
     wait_until_recorded,
 )
 from labrunner.aws.demo_bucket import students_demo_bucket
+from labrunner.aws.fan_out import fan_out, together
 from labrunner.aws.s3 import (
     LAB_TAG,
     access_logging,
@@ -163,15 +164,17 @@ def judge(ctx: Context, rule: ConfigRule, buckets: Iterable[str]) -> tuple[list[
     """Config's verdicts next to the buckets' real settings; also the buckets that are gone."""
     s3 = ctx.client("s3")
     verdicts = evaluations(ctx.client("config"), rule.name)
-    judged: list[Judged] = []
-    gone: list[str] = []
-    for bucket in sorted({*verdicts, *buckets}):
-        if not bucket_exists(s3, bucket):
-            gone.append(bucket)
-            continue
-        view = bucket_view(s3, bucket)
-        judged.append(Judged(view, view.expected(rule), verdicts.get(bucket)))
+    names = sorted({*verdicts, *buckets})
+    views = fan_out(lambda bucket: bucket_view(s3, bucket) if bucket_exists(s3, bucket) else None, names)
+    judged = [Judged(v, v.expected(rule), verdicts.get(v.name)) for v in views if v is not None]
+    gone = [bucket for bucket, view in zip(names, views, strict=True) if view is None]
     return judged, gone
+
+
+def judge_rules(ctx: Context, rules: list[ConfigRule], buckets: list[str]) -> dict[str, tuple[list[Judged], list[str]]]:
+    """`judge` for each lab rule the account has, all at once (by rule name)."""
+    found = [r for spec in LAB_RULES if (r := find_rule(rules, spec).rule) is not None]
+    return dict(zip([r.name for r in found], fan_out(lambda rule: judge(ctx, rule, buckets), found), strict=True))
 
 
 def lab_buckets(ctx: Context) -> list[str]:
@@ -264,6 +267,7 @@ class RecorderStep(Step):
     id = "lab4.recorder"
     title = "AWS Config records S3 buckets"
     controls = ("CA-7", "CM-8")
+    prefetch = ("config",)
     why = """
         Lab 2 fixed the upload bucket once; continuous monitoring (CA-7) notices when any bucket
         drifts from the baseline later. AWS Config can only judge what it records: its
@@ -406,6 +410,7 @@ class RulesStep(Step):
     id = "lab4.rules"
     title = "Config rules flag buckets without access logging or default encryption"
     controls = ("CA-7", "CM-6")
+    prefetch = ("config",)
     why = """
         Configuration settings (CM-6) are only enforced if something keeps comparing them with
         reality (CA-7). Two AWS managed rules do this for S3: S3_BUCKET_LOGGING_ENABLED flags a
@@ -503,6 +508,7 @@ class NoncomplianceStep(Step):
     id = "lab4.noncompliance"
     title = "Config flags the bucket without access logging as NON_COMPLIANT"
     controls = ("CA-7", "SI-4")
+    prefetch = ("config", "buckets", "demo-bucket")
     requires = ("setup.stack",)
     why = """
         Monitoring is only worth something if its verdicts are true (CA-7, SI-4). The lab creates
@@ -550,9 +556,11 @@ class NoncomplianceStep(Step):
         if region is not None:
             yield region
             return
-        rules = config_rules(ctx.client("config"))
-        recorder = describe_recorder(ctx.client("config"))
-        buckets = lab_buckets(ctx)
+        config = ctx.client("config")
+        rules, recorder, buckets = together(
+            lambda: config_rules(config), lambda: describe_recorder(config), lambda: lab_buckets(ctx)
+        )
+        judgements = judge_rules(ctx, rules, buckets)
         for spec in LAB_RULES:
             missing = missing_rule_check(spec, rules)
             if missing is not None:
@@ -560,13 +568,12 @@ class NoncomplianceStep(Step):
                 continue
             rule = find_rule(rules, spec).rule
             assert rule is not None
-            yield self._verdicts(ctx, spec, rule, buckets, recorder)
+            yield self._verdicts(spec, rule, buckets, recorder, judgements[rule.name][0])
 
     def _verdicts(
-        self, ctx: Context, spec: RuleSpec, rule: ConfigRule, buckets: list[str], recorder: Recorder | None
+        self, spec: RuleSpec, rule: ConfigRule, buckets: list[str], recorder: Recorder | None, judged: list[Judged]
     ) -> Check:
         name = f"{rule.name} verdicts"
-        judged, _gone = judge(ctx, rule, buckets)
         evaluated = [j for j in judged if j.evaluation is not None]
         wrong = [j for j in evaluated if not j.agrees]
         unevaluated = [j for j in judged if j.evaluation is None and j.view.name in buckets]
@@ -600,6 +607,7 @@ class RemediatedStep(Step):
     id = "lab4.remediated"
     title = "The demo and upload buckets are COMPLIANT with both rules"
     controls = ("CM-6",)
+    prefetch = ("config", "buckets", "demo-bucket")
     requires = ("setup.stack",)
     why = """
         A finding is closed when the configuration is fixed and the monitor confirms it (CM-6).
@@ -672,9 +680,13 @@ class RemediatedStep(Step):
         if region is not None:
             yield region
             return
-        rules = config_rules(ctx.client("config"))
-        recorder = describe_recorder(ctx.client("config"))
-        demo = demo_bucket(ctx)
+        config = ctx.client("config")
+        rules, recorder, demo, upload = together(
+            lambda: config_rules(config),
+            lambda: describe_recorder(config),
+            lambda: demo_bucket(ctx),
+            lambda: upload_bucket(ctx),
+        )
         targets = [demo] if demo else []
         if targets:
             yield Check.ok("demo bucket", f"{targets[0]}: {demo_reason(ctx, targets[0])}")
@@ -688,9 +700,9 @@ class RemediatedStep(Step):
                 f"Create it first (step lab4.noncompliance): S3 → Create bucket → any name, e.g. {label} → keep "
                 "the defaults → Create; it counts once AWS Config has recorded it (lab4.recorder on).",
             )
-        upload = upload_bucket(ctx)
         if upload:
             targets.append(upload)
+        judgements = judge_rules(ctx, rules, targets)
         for spec in LAB_RULES:
             missing = missing_rule_check(spec, rules)
             if missing is not None:
@@ -698,7 +710,7 @@ class RemediatedStep(Step):
                 continue
             rule = find_rule(rules, spec).rule
             assert rule is not None
-            judged, _ = judge(ctx, rule, targets)
+            judged, _ = judgements[rule.name]
             for j in judged:
                 if j.view.name in targets:
                     yield self._bucket_check(j, rule, spec, recorder, ctx)

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from labrunner.aws import s3_config_rules as s3_rules
 from labrunner.aws.errors import is_access_denied, is_code
+from labrunner.aws.fan_out import together
 from labrunner.aws.s3 import (
     BLOCK_PUBLIC_ACCESS,
     LAB_TAG,
@@ -541,14 +542,15 @@ class BucketView:
 
 def bucket_view(s3: Any, bucket: str) -> BucketView:
     """Read the settings the rules judge. Raises NoSuchBucket when the bucket is gone."""
-    logging = access_logging(s3, bucket)
-    encryption = default_encryption(s3, bucket)
+    logging, encryption, policy = together(
+        lambda: access_logging(s3, bucket), lambda: default_encryption(s3, bucket), lambda: bucket_policy(s3, bucket)
+    )
     return BucketView(
         name=bucket,
         log_target=logging.target_bucket if logging else None,
         log_prefix=logging.target_prefix if logging else "",
         sse_algorithm=encryption.algorithm if encryption else None,
-        policy_denies_unencrypted=s3_rules.policy_denies_unencrypted_puts(bucket_policy(s3, bucket), bucket),
+        policy_denies_unencrypted=s3_rules.policy_denies_unencrypted_puts(policy, bucket),
     )
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from labrunner.aws import s3 as s3_settings
 from labrunner.aws.errors import error_code
+from labrunner.aws.fan_out import fan_out, together
 from labrunner.aws.policy import (
     AccessRequest,
     PolicyParseError,
@@ -498,7 +499,12 @@ def role_findings(client: Clients, role: str, account: str, logical_id: str = ""
     """What is too broad about a role: admin-level managed policies, trust beyond Lambda, wildcard inline grants."""
     iam = client("iam")
     out: list[Finding] = []
-    attached = iam.list_attached_role_policies(RoleName=role).get("AttachedPolicies", [])
+    attached_answer, role_answer, inline_answer = together(
+        lambda: iam.list_attached_role_policies(RoleName=role),
+        lambda: iam.get_role(RoleName=role),
+        lambda: iam.list_role_policies(RoleName=role),
+    )
+    attached = attached_answer.get("AttachedPolicies", [])
     for policy in attached:
         name = str(policy.get("PolicyName", ""))
         arn = str(policy.get("PolicyArn", ""))
@@ -511,11 +517,12 @@ def role_findings(client: Clients, role: str, account: str, logical_id: str = ""
                 "for a function that only does one job"
             )
             out.append(_finding(logical_id, role, summary, "lab3"))
-    trust = iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument")
+    trust = role_answer["Role"].get("AssumeRolePolicyDocument")
     if trust:
         out += [_finding(logical_id, role, summary, "lab3") for summary in _trust_findings(trust, role, account)]
-    for name in iam.list_role_policies(RoleName=role).get("PolicyNames", []):
-        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    names = inline_answer.get("PolicyNames", [])
+    documents = fan_out(lambda name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"], names)
+    for name, document in zip(names, documents, strict=True):
         statements = document.get("Statement", []) if isinstance(document, Mapping) else []
         statements = statements if isinstance(statements, list) else [statements]
         broad = sorted(
@@ -538,10 +545,14 @@ def bucket_findings(client: Clients, bucket: str, logical_id: str = "", *, log_t
     the bucket that logs into it) cannot log to itself, so it is exempt from logging."""
     s3 = client("s3")
     out = []
-    if s3_settings.default_encryption(s3, bucket) is None:
+    encryption, logging = together(
+        lambda: s3_settings.default_encryption(s3, bucket),
+        lambda: None if log_target_of else s3_settings.access_logging(s3, bucket),
+    )
+    if encryption is None:
         summary = "the bucket has no default encryption: uploads are stored unencrypted"
         out.append(_finding(logical_id, bucket, summary, "lab2"))
-    if not log_target_of and s3_settings.access_logging(s3, bucket) is None:
+    if not log_target_of and logging is None:
         summary = "server access logging is off: nobody can tell who read or wrote files"
         out.append(_finding(logical_id, bucket, summary, "lab2"))
     return out
@@ -552,8 +563,10 @@ def table_findings(client: Clients, table: str, logical_id: str = "") -> list[Fi
     dynamodb = client("dynamodb")
     out: list[Finding] = []
     try:
-        described = dynamodb.describe_table(TableName=table)["Table"]
-        backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        described, backups = together(
+            lambda: dynamodb.describe_table(TableName=table)["Table"],
+            lambda: dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"],
+        )
     except ClientError:
         return out
     if (described.get("SSEDescription") or {}).get("Status") not in ("ENABLED", "ENABLING"):
@@ -573,31 +586,38 @@ def build_inventory(
     scope = _Scope(stack, template, region, account)
     resources = template.get("Resources", {})
     declared = tuple(lid for lid, body in resources.items() if not (isinstance(body, Mapping) and "Condition" in body))
-    assets = [_observe(client, res, scope) for res in stack.resources.values() if res.logical_id]
+    assets = fan_out(lambda res: _observe(client, res, scope), [r for r in stack.resources.values() if r.logical_id])
     findings: list[Finding] = []
     present = {a.logical_id: a for a in assets if a.state != "missing"}
     stack_ids = {a.physical_id for a in assets}
     buckets = [a for a in assets if a.type == "AWS::S3::Bucket" and a.logical_id in present]
     logs_into: dict[str, str] = {}  # log bucket -> a bucket that logs into it (lab 4's exemption)
-    for bucket in buckets:
-        target = s3_settings.access_logging(client("s3"), bucket.physical_id)
+    targets = fan_out(lambda bucket: s3_settings.access_logging(client("s3"), bucket.physical_id), buckets)
+    for bucket, target in zip(buckets, targets, strict=True):
         if target is not None and target.target_bucket != bucket.physical_id:
             logs_into[target.target_bucket] = bucket.physical_id
-    for asset in list(assets):
-        if asset.logical_id not in present:
-            continue
+
+    def parts_of(asset: Asset) -> tuple[Asset | None, list[Finding]]:
+        """The asset outside the stack that belongs to `asset` (its log group or log bucket) and its findings."""
         if asset.type == "AWS::Lambda::Function":
-            assets.append(_log_group(client, asset.physical_id, region, account))
-        elif asset.type == "AWS::S3::Bucket":
-            log_bucket = _log_bucket(client, asset.physical_id, region, stack_ids)
-            if log_bucket is not None:
-                assets.append(log_bucket)
+            return _log_group(client, asset.physical_id, region, account), []
+        if asset.type == "AWS::S3::Bucket":
             source = logs_into.get(asset.physical_id, "")
-            findings += bucket_findings(client, asset.physical_id, asset.logical_id, log_target_of=source)
-        elif asset.type == "AWS::IAM::Role":
-            findings += role_findings(client, asset.physical_id, account, asset.logical_id)
-        elif asset.type == "AWS::DynamoDB::Table":
-            findings += table_findings(client, asset.physical_id, asset.logical_id)
+            log_bucket, found = together(
+                lambda: _log_bucket(client, asset.physical_id, region, stack_ids),
+                lambda: bucket_findings(client, asset.physical_id, asset.logical_id, log_target_of=source),
+            )
+            return log_bucket, found
+        if asset.type == "AWS::IAM::Role":
+            return None, role_findings(client, asset.physical_id, account, asset.logical_id)
+        if asset.type == "AWS::DynamoDB::Table":
+            return None, table_findings(client, asset.physical_id, asset.logical_id)
+        return None, []
+
+    for extra, found in fan_out(parts_of, [a for a in assets if a.logical_id in present]):
+        if extra is not None:
+            assets.append(extra)
+        findings += found
     return Inventory(
         stack=stack, assets=(stack_asset(stack, region), *assets), findings=tuple(findings), declared=declared
     )

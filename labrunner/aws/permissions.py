@@ -15,6 +15,7 @@ from collections.abc import Iterable
 # What `check` calls (all reads; the simulator calls are reads too).
 CHECK_ACTIONS: tuple[str, ...] = (
     "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackResources",  # a check run reads the stack and its resources in one round
     "cloudformation:GetTemplate",
     "cloudformation:ListStackResources",
     "cloudtrail:LookupEvents",

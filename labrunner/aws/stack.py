@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labrunner.aws.errors import error_code
+from labrunner.aws.fan_out import together
 
 STABLE_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
@@ -51,26 +52,59 @@ class ResourceMissing(Exception):
         self.hint = f"The stack is missing {logical_id}; redeploy it (`labrunner up`, or update the stack)."
 
 
-def describe_stack(cfn: Any, name: str) -> StackInfo | None:
-    """The stack and its resources, or None when it does not exist (or was deleted)."""
+# DescribeStackResources returns at most this many resources ("If your stack has more resources than
+# that, you should use ListStackResources instead": CloudFormation API Reference, DescribeStackResources).
+DESCRIBE_RESOURCES_LIMIT = 100
+
+
+def _stack_resources_by_name(cfn: Any, name: str) -> list[dict[str, Any]] | None:
+    """The stack's resources in the same round trip as DescribeStacks; None when ListStackResources must say."""
     try:
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as exc:
-        if error_code(exc) == "ValidationError":  # CloudFormation's "does not exist"
-            return None
-        raise
+        rows: list[dict[str, Any]] = cfn.describe_stack_resources(StackName=name)["StackResources"]
+    except ClientError:
+        return None  # the stack is gone (DescribeStacks says so) or the read failed: ListStackResources decides
+    return rows if len(rows) < DESCRIBE_RESOURCES_LIMIT else None
+
+
+def describe_stack(cfn: Any, name: str, *, alongside: Callable[[str], object] | None = None) -> StackInfo | None:
+    """The stack and its resources, or None when it does not exist (or was deleted).
+
+    With `alongside` (a check run: every round trip counts) the resources are asked for by name in the
+    same round trip as the stack, and `alongside(stack_id)` runs as soon as the stack id is known (the
+    run prefetches the template)."""
+
+    def stacks_now() -> list[dict[str, Any]] | None:
+        try:
+            found: list[dict[str, Any]] = cfn.describe_stacks(StackName=name)["Stacks"]
+        except ClientError as exc:
+            if error_code(exc) == "ValidationError":  # CloudFormation's "does not exist"
+                return None
+            raise
+        if alongside is not None and found and found[0]["StackStatus"] != "DELETE_COMPLETE":
+            alongside(found[0]["StackId"])
+        return found
+
+    early: list[dict[str, Any]] | None = None
+    if alongside is None:
+        stacks = stacks_now()
+    else:
+        stacks, early = together(stacks_now, lambda: _stack_resources_by_name(cfn, name))
     if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
         return None
     stack = stacks[0]
     resources: dict[str, StackResource] = {}
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"]):
-        for row in page["StackResourceSummaries"]:
-            resources[row["LogicalResourceId"]] = StackResource(
-                logical_id=row["LogicalResourceId"],
-                physical_id=row.get("PhysicalResourceId", ""),
-                type=row["ResourceType"],
-                status=row["ResourceStatus"],
-            )
+    if early is not None and all(row.get("StackId") == stack["StackId"] for row in early):
+        rows = early
+    else:
+        pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"])
+        rows = [row for page in pages for row in page["StackResourceSummaries"]]
+    for row in rows:
+        resources[row["LogicalResourceId"]] = StackResource(
+            logical_id=row["LogicalResourceId"],
+            physical_id=row.get("PhysicalResourceId", ""),
+            type=row["ResourceType"],
+            status=row["ResourceStatus"],
+        )
     return StackInfo(
         name=stack["StackName"],
         stack_id=stack["StackId"],

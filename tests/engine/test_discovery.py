@@ -82,6 +82,14 @@ def test_bad_control_id() -> None:
         validate([Lab("demo", "t", 1, (BadControl(),))])
 
 
+def test_unknown_prefetch_fact() -> None:
+    class Typo(fakes.Passing):
+        prefetch = ("roles",)
+
+    with pytest.raises(UsageError, match=r"prefetch \['roles'\] not among"):
+        validate([Lab("demo", "t", 1, (Typo(),))])
+
+
 def test_select_unknown_id() -> None:
     catalogue = Catalogue([Lab("demo", "t", 1, (fakes.Passing(),))])
     with pytest.raises(UsageError, match="unknown lab or step id 'lab9'"):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from labrunner.aws.fan_out import fan_out
 from labrunner.aws.iam.names import EvalDecision, PolicySource, Request
 from labrunner.aws.iam.roles import NamedPolicy, RolePolicies
 from labrunner.aws.policy import AccessRequest, Policy, parse_policy
@@ -157,11 +158,16 @@ class _Simulator:
     def evaluate(self, requests: Iterable[Request]) -> Mapping[Request, Evaluation]:
         wanted = list(dict.fromkeys(requests))
         todo = [r for r in wanted if (r[0].lower(), r[1]) not in self._cache]
-        for actions, resources in _group_by_actions(todo):
+        params = self._params()
+
+        def simulate(group: tuple[list[str], list[str]]) -> list[dict[str, Any]]:
             paginator = self.iam.get_paginator(self.operation)
-            pages = paginator.paginate(ActionNames=actions, ResourceArns=resources, **self._params())
-            for page in pages:
-                self._cache.update(parse_simulation(page.get("EvaluationResults", [])))
+            pages = paginator.paginate(ActionNames=group[0], ResourceArns=group[1], **params)
+            return [row for page in pages for row in page.get("EvaluationResults", [])]
+
+        # Each batch is one simulator call (one round trip): all batches are asked at once.
+        for rows in fan_out(simulate, _group_by_actions(todo)):
+            self._cache.update(parse_simulation(rows))
         out = {}
         for action, resource in wanted:
             found = self._cache.get((action.lower(), resource))

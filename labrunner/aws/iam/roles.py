@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from labrunner.aws.fan_out import fan_out, together
 from labrunner.aws.iam.names import PolicySource
 from labrunner.aws.policy import PolicyParseError, Statement, parse_policy
 
@@ -104,23 +105,25 @@ def inline_policy_names(iam: Any, role_name: str) -> list[str]:
 
 def read_role(iam: Any, role_name: str) -> RolePolicies:
     """The role's trust policy, inline and attached policies (with documents), and boundary."""
-    role = iam.get_role(RoleName=role_name)["Role"]
+    role_answer, inline_names, attached_arns = together(
+        lambda: iam.get_role(RoleName=role_name)["Role"],
+        lambda: inline_policy_names(iam, role_name),
+        lambda: attached_policy_arns(iam, role_name),
+    )
+    role: dict[str, Any] = role_answer
+    inline_documents, attached_documents = together(
+        lambda: fan_out(
+            lambda name: policy_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
+            inline_names,
+        ),
+        lambda: fan_out(lambda pair: managed_policy_document(iam, pair[1]), attached_arns),
+    )
     inline = tuple(
-        NamedPolicy(
-            name,
-            "role",
-            policy_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]),
-        )
-        for name in inline_policy_names(iam, role_name)
+        NamedPolicy(name, "role", document) for name, document in zip(inline_names, inline_documents, strict=True)
     )
     attached = tuple(
-        NamedPolicy(
-            name,
-            "aws-managed" if ":iam::aws:policy/" in arn else "user-managed",
-            managed_policy_document(iam, arn),
-            arn,
-        )
-        for name, arn in attached_policy_arns(iam, role_name)
+        NamedPolicy(name, "aws-managed" if ":iam::aws:policy/" in arn else "user-managed", document, arn)
+        for (name, arn), document in zip(attached_arns, attached_documents, strict=True)
     )
     boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
     return RolePolicies(
