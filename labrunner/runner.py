@@ -250,7 +250,13 @@ class Runner:
             return result
 
         def start(step: Step) -> None:
-            pool.submit(run, step).add_done_callback(lambda task: finished(step, task))
+            task: Future[StepResult]
+            try:
+                task = pool.submit(run, step)
+            except RuntimeError as exc:  # the run is ending (an error closed the pool), or no thread could start:
+                task = Future()  # the step ends with that error, so nothing waits for it for ever; raised from
+                task.set_exception(exc)  # a done-callback it would be lost (logged as a traceback on stderr)
+            task.add_done_callback(lambda ended: finished(step, ended))
 
         def finished(step: Step, task: Future[StepResult]) -> None:
             exc = task.exception()

@@ -16,12 +16,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from labrunner.aws.errors import THROTTLING_CODES
 from labrunner.aws.readonly import is_read
 
 _KEY = "labrunner_read_cache_key"
 _OWNER = "labrunner_read_cache_owner"
 _RAW = "labrunner_read_cache_raw"
-_RETRYABLE = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"})
+_RETRYABLE = THROTTLING_CODES  # every service's own (SQS's RequestThrottled comes with a 400, as real answers do)
 _WAIT_S = 300.0  # a waiter gives up on the first caller after this and asks AWS itself
 
 

@@ -3,6 +3,7 @@ is computed once (and its notes and data reach every caller)."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections import Counter
@@ -11,7 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from botocore.exceptions import ClientError
+from urllib3 import HTTPResponse
 
 from labrunner.aws.errors import error_code
 from labrunner.aws.read_cache import ReadCache
@@ -199,3 +203,30 @@ def test_outside_a_check_run_verify_step_runs_every_time() -> None:
     for _ in range(2):
         ctx.verify_step(Counted())
     assert Counted.calls == 2
+
+
+def test_every_throttling_answer_is_asked_again() -> None:
+    """A throttled answer says nothing about the account: the next caller asks AWS itself, whichever of
+    AWS's throttling codes the service uses (SQS's RequestThrottled comes with a 400, like a real answer)."""
+    session = boto3.Session(aws_access_key_id="AKIAFAKE", aws_secret_access_key="fake", region_name="us-east-1")
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})  # botocore gives up at once
+    sqs = ReadCache().attach(session.client("sqs", endpoint_url="http://127.0.0.1:9", config=config))
+    answers = [
+        (400, {"x-amzn-query-error": "RequestThrottled;Sender"}, {"__type": "RequestThrottled", "message": "Rate"}),
+        (200, {}, {"Attributes": {"VisibilityTimeout": "30"}}),
+    ]
+    sent: list[str] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        status, headers, body = answers[len(sent)]
+        sent.append(request.url)
+        raw = HTTPResponse(body=io.BytesIO(json.dumps(body).encode()), status=status, preload_content=False)
+        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0", **headers}, raw)
+
+    sqs.meta.events.register("before-send", answer)
+    read = {"QueueUrl": "http://127.0.0.1:9/123456789012/q", "AttributeNames": ["VisibilityTimeout"]}
+    with pytest.raises(ClientError) as raised:
+        sqs.get_queue_attributes(**read)
+    assert error_code(raised.value) == "RequestThrottled"
+    assert sqs.get_queue_attributes(**read)["Attributes"] == {"VisibilityTimeout": "30"}
+    assert len(sent) == 2

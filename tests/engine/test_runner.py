@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from labrunner.errors import UsageError
 from labrunner.model import Status
 from labrunner.runner import Runner
 from tests.engine import fakes
@@ -123,3 +131,65 @@ def test_solve_reports_what_a_later_step_undid_and_polls_it_again() -> None:
     world.update(moved=False, looks=-(10**6))
     undone = Runner(fakes.offline_context(wait_scale=0.02), catalogue).solve(catalogue.steps)
     assert step(undone, "demo.delivered").status is Status.PENDING
+
+
+def test_a_command_error_ends_check_cleanly_while_other_steps_still_run(caplog: pytest.LogCaptureFixture) -> None:
+    """A LabrunnerError (the command cannot run, e.g. the local AWS froze) ends the run with that error,
+    one line; steps still running then finish without starting their dependents in a closed pool (which
+    concurrent.futures would log as a traceback on stderr) and without leaving the run waiting."""
+
+    class Stops(fakes.Step):
+        id = "demo.stops"
+        title = "The command cannot go on"
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            raise UsageError("the secure template file is missing")
+
+    class Slow(fakes.Step):
+        id = "demo.slow"
+        title = "Still reading when the run ends"
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            time.sleep(0.3)
+            yield fakes.Check.ok("read", "done")
+
+    class AfterSlow(fakes.Step):
+        id = "demo.after-slow"
+        title = "Waits for the slow step"
+        requires = ("demo.slow",)
+
+        def verify(self, ctx):  # type: ignore[no-untyped-def]
+            yield fakes.Check.ok("reached", "ran")
+
+    catalogue = fakes.demo_catalogue(Stops(), Slow(), AfterSlow())
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"), pytest.raises(UsageError, match="missing"):
+        Runner(fakes.offline_context(), catalogue).check(catalogue.steps)
+    assert not [r for r in caplog.records if r.name == "concurrent.futures"], caplog.text
+
+
+def test_check_ends_when_a_step_cannot_be_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step whose worker cannot start (the process is out of threads, a class check on a small machine)
+    ends the run with that error instead of leaving it waiting for the step for ever."""
+    real_submit = ThreadPoolExecutor.submit
+
+    def submit(pool, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if args and getattr(args[0], "id", "") == "demo.needs-passing":
+            raise RuntimeError("can't start new thread")
+        return real_submit(pool, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", submit)
+    catalogue = fakes.demo_catalogue(fakes.Passing(), fakes.NeedsPassing())
+    outcome: list[BaseException | None] = []
+
+    def check() -> None:
+        try:
+            Runner(fakes.offline_context(), catalogue).check(catalogue.steps)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert outcome, "check still waits for a step that never started"
+    assert isinstance(outcome[0], RuntimeError) and "start new thread" in str(outcome[0])
