@@ -183,16 +183,16 @@ def grade_in_processes(
     for _ in range(processes * config.threads):
         work.put(None)
     workers, readers = [], []
-    with interrupt.children_ignore_sigint():
-        for _ in range(processes):
-            reader, writer = context.Pipe(duplex=False)
-            worker = context.Process(target=_worker, args=(config, work, writer), daemon=True)
-            worker.start()
-            writer.close()  # the worker holds the only writing end: its exit is our end of file
-            workers.append(worker)
-            readers.append(reader)
     results: dict[str, StudentResult] = {}
     try:
+        with interrupt.children_ignore_sigint():  # a Ctrl-C in this instant is raised when it ends
+            for _ in range(processes):
+                reader, writer = context.Pipe(duplex=False)
+                worker = context.Process(target=_worker, args=(config, work, writer), daemon=True)
+                worker.start()
+                writer.close()  # the worker holds the only writing end: its exit is our end of file
+                workers.append(worker)
+                readers.append(reader)
         while len(results) < len(students) and readers:
             for ready in wait(readers, timeout=1.0):
                 assert isinstance(ready, Connection)

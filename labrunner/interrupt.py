@@ -72,14 +72,16 @@ def install() -> None:
 
 @contextmanager
 def children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside inherit an ignored SIGINT (the terminal sends Ctrl-C to the whole
-    process group): the parent alone handles it and stops them, so no worker prints a traceback,
-    not even while it is still importing."""
+    """Processes started inside never see SIGINT (the terminal sends Ctrl-C to the whole process
+    group): the parent alone handles it and stops them, so no worker prints a traceback, not even
+    while it is still importing. SIGINT is blocked, not ignored, while they start: the children
+    inherit the blocked mask (their own code then ignores the signal), and a Ctrl-C pressed in that
+    instant stays pending for the parent, raised as KeyboardInterrupt on the way out, not lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

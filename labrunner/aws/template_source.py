@@ -47,20 +47,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def parse_template(text: str) -> tuple[dict[str, Any] | None, str]:
-    """(template, "") or (None, "line L, column C: what is wrong")."""
+PARSE_FORMAT = "1"  # bump when what parse_template stores changes
+
+
+def _decode(text: str) -> tuple[dict[str, Any] | None, str]:
     from cfnlint.decode import decode_str
 
-    try:
-        decoded, matches = decode_str(text)
-    except Exception as exc:  # cfn-lint's decoder reports, it should not raise; if it does, say what
-        return None, f"cannot be read: {exc}"
+    decoded, matches = decode_str(text)
     if matches:
         first = matches[0]
         return None, f"line {first.linenumber}, column {first.columnnumber}: {first.message}"
     if not isinstance(decoded, Mapping):
         return None, "line 1, column 1: a CloudFormation template must be a mapping (Resources: …)"
     return _plain(decoded), ""
+
+
+def _stored(parsed: tuple[dict[str, Any] | None, str]) -> list[Any]:
+    return list(parsed)
+
+
+def _loaded(row: Any) -> tuple[dict[str, Any] | None, str]:
+    template, error = row
+    if not (isinstance(template, dict) or template is None) or not isinstance(error, str):
+        raise TypeError("not a parsed template")
+    return template, error
+
+
+def parse_template(text: str) -> tuple[dict[str, Any] | None, str]:
+    """(template, "") or (None, "line L, column C: what is wrong"). Remembered on disk by text and
+    cfn-lint version, so a check of an unchanged template does not import cfn-lint (most of a second)."""
+    from labrunner.aws.remembered import linter_version, remembered
+
+    try:
+        return remembered("cfn-decode", (PARSE_FORMAT, linter_version(), text), lambda: _decode(text), _stored, _loaded)
+    except Exception as exc:  # cfn-lint's decoder reports, it should not raise; if it does, say what
+        return None, f"cannot be read: {exc}"
 
 
 def from_file(path: Path) -> StudentTemplate:

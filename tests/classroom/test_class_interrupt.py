@@ -60,3 +60,39 @@ def test_ctrl_c_in_class_check_with_workers(local_server: Endpoint, tmp_path: Pa
     assert took < 5, took
     assert [line for line in err.splitlines() if line.strip()] == ["labrunner: interrupted"], err
     assert _group_gone(proc.pid, within_s=5), "a worker process outlived the interrupted class check"
+
+
+SPAWN_PROBE = """\
+import multiprocessing, os, signal, sys, time
+from labrunner import interrupt
+
+def child(queue):
+    queue.put(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    time.sleep(0.5)  # a Ctrl-C to the whole group reaches it meanwhile
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    try:
+        with interrupt.children_ignore_sigint():
+            worker = context.Process(target=child, args=(queue,))
+            worker.start()
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the instant the workers start
+            time.sleep(0.2)
+        print("lost")
+    except KeyboardInterrupt:
+        print("raised")
+    print("blocked" if queue.get(timeout=60) else "open")
+    os.kill(worker.pid, signal.SIGINT)
+    worker.join(60)
+    print(worker.exitcode)
+"""
+
+
+def test_a_ctrl_c_while_workers_start_is_not_lost(tmp_path: Path) -> None:
+    """The parent raises it once the workers have started; the workers themselves never see it."""
+    script = tmp_path / "spawn_probe.py"
+    script.write_text(SPAWN_PROBE)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.split() == ["raised", "blocked", "0"], done.stderr
+    assert "Traceback" not in done.stderr

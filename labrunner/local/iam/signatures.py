@@ -98,6 +98,19 @@ def raw_target(environ: dict[str, Any]) -> tuple[str, str]:
     return quote(path, safe="/~"), environ.get("QUERY_STRING", "")
 
 
+def _v4(
+    credential: str, signed_headers: str, signature: str, timestamp: str, *, presigned: bool
+) -> Signature | Problem:
+    """A SigV4 signature from its fields, the same in the Authorization header and a presigned query."""
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request" or not signature:
+        return "mismatch"
+    access_key, date, region, service, _ = scope
+    return Signature(
+        access_key, date, region, service, tuple(signed_headers.split(";")), signature, timestamp, presigned
+    )
+
+
 def parse(environ: dict[str, Any]) -> Signature | SignatureV2 | Problem | None:
     """The request's signature; "unsupported" for another scheme; None when it carries none."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -109,33 +122,23 @@ def parse(environ: dict[str, Any]) -> Signature | SignatureV2 | Problem | None:
         if not auth.startswith(ALGORITHM + " "):
             return "unsupported"
         fields = dict(_FIELD.findall(auth))
-        scope = fields.get("Credential", "").split("/")
-        if len(scope) != 5 or scope[4] != "aws4_request" or not fields.get("Signature"):
-            return "mismatch"
-        return Signature(
-            access_key=scope[0],
-            date=scope[1],
-            region=scope[2],
-            service=scope[3],
-            signed_headers=tuple(fields.get("SignedHeaders", "").split(";")),
-            signature=fields["Signature"],
-            timestamp=environ.get("HTTP_X_AMZ_DATE", ""),
+        return _v4(
+            fields.get("Credential", ""),
+            fields.get("SignedHeaders", ""),
+            fields.get("Signature", ""),
+            environ.get("HTTP_X_AMZ_DATE", ""),
             presigned=False,
         )
     query = environ.get("QUERY_STRING", "")
     if "X-Amz-Signature=" in query or "X-Amz-Credential=" in query:
         params = dict(_query_pairs(query))
-        scope = params.get("X-Amz-Credential", "").split("/")
-        if params.get("X-Amz-Algorithm") != ALGORITHM or len(scope) != 5 or not params.get("X-Amz-Signature"):
+        if params.get("X-Amz-Algorithm") != ALGORITHM:
             return "mismatch"
-        return Signature(
-            access_key=scope[0],
-            date=scope[1],
-            region=scope[2],
-            service=scope[3],
-            signed_headers=tuple(params.get("X-Amz-SignedHeaders", "host").split(";")),
-            signature=params["X-Amz-Signature"],
-            timestamp=params.get("X-Amz-Date", ""),
+        return _v4(
+            params.get("X-Amz-Credential", ""),
+            params.get("X-Amz-SignedHeaders", "host"),
+            params.get("X-Amz-Signature", ""),
+            params.get("X-Amz-Date", ""),
             presigned=True,
         )
     if "Signature=" in query and "AWSAccessKeyId=" in query:
