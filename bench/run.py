@@ -12,8 +12,9 @@ start, the workload's create_stack and upload → item latency (in an account of
 `solve` of every lab, `check` of each lab (wall time and AWS API requests), `check` of every lab against
 the same reads from an aws-CLI script (bench/aws_cli_check.sh) and from one boto3 process
 (bench/boto3_check.py) — each tool after a fresh server, one cold run then the median of as many warm
-runs —, `reset`, `class check` of 10 and 50 accounts, and the local IAM layer's own costs
-(bench/iam_overhead.py).
+runs —, `check` of every lab at 0 and 100 ms per AWS request and the round trips derived
+(bench/round_trips.py), `reset`, `class check` of 10 and 50 accounts and of 10 at 100 ms per request,
+and the local IAM layer's own costs (bench/iam_overhead.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import class_check
+import round_trips
 from common import BENCH, REPO, Bench, Run, aws_cli, free_port, load_average, machine, median, repeat, say
 
 LABS = ("setup", "lab1", "lab2", "lab3", "lab4", "extra")
@@ -289,6 +291,33 @@ def ratio(r: float) -> str:
     return f"{r:.1f}x faster" if r >= 1 else f"{1 / r:.1f}x slower"
 
 
+def bench_round_trips(bench: Bench, res: Results, runs: int) -> None:
+    """`check` of every lab with every AWS request answered 0 and 100 ms later (the server's latency_ms
+    fault): the difference of the medians over 100 ms is the round trips a check waits for in a row."""
+    latency = round_trips.LATENCY_MS
+    seconds: dict[int, list[float]] = {}
+    try:
+        for delay in (0, latency):
+            round_trips.set_latency(bench, delay)
+            seconds[delay] = round_trips.check_seconds(bench, runs)
+    finally:
+        round_trips.set_latency(bench, 0)
+    t0, t100 = median(seconds[0]), median(seconds[latency])
+    trips = (t100 - t0) / (latency / 1000)
+    res.raw["round_trips"] = {"check_0ms": seconds[0], f"check_{latency}ms": seconds[latency], "round_trips": trips}
+    res.add(
+        f"`labrunner check` of every lab, 0 ms → {latency} ms per AWS request (`latency_ms`, median of {runs} each)",
+        f"{s(t0)} → {s(t100)}",
+    )
+    target = round_trips.TARGET_ROUND_TRIPS
+    res.add(
+        f"round trips on `check`'s critical path: (t{latency} - t0) / {latency} ms",
+        f"{trips:.1f}",
+        f"≤ {target}",
+        trips <= target,
+    )
+
+
 def bench_reset(bench: Bench, res: Results) -> None:
     run = bench.labrunner("reset", "--yes")
     if run.code != 0:
@@ -318,6 +347,21 @@ def bench_class(bench: Bench, res: Results, sizes: list[int], jobs: int, runs: i
             target,
             (wall <= 20) if target else None,
         )
+
+
+def bench_class_latency(bench: Bench, res: Results, size: int, jobs: int) -> None:
+    """`class check` of accounts bench_class deployed, every AWS request answered 100 ms later."""
+    latency = round_trips.LATENCY_MS
+    try:
+        round_trips.set_latency(bench, latency)
+        figures = class_check.check(bench, size, jobs, [], 1)
+    finally:
+        round_trips.set_latency(bench, 0)
+    res.raw["class_check_latency"] = figures
+    res.add(
+        f"`labrunner class check`, {size} local accounts (--jobs {jobs}), {latency} ms per AWS request",
+        f"{s(figures['seconds'][0])} ({figures['summary']['students'] - figures['summary']['error']} graded)",
+    )
 
 
 def bench_iam_overhead(bench: Bench, res: Results) -> None:
@@ -391,10 +435,13 @@ def main() -> int:
         every = bench_check(bench, res, times)
         res.section("labrunner check vs the aws-CLI and boto3 scripts")
         bench_compare(bench, res, 3 * times, every)
+        res.section("round trips")
+        bench_round_trips(bench, res, max(times, 5))
         res.section("reset")
         bench_reset(bench, res)
         res.section("class mode")
         bench_class(bench, res, sizes, args.class_jobs, 1 if args.quick else 2)
+        bench_class_latency(bench, res, 10, args.class_jobs)
         if not args.quick:
             res.section("local IAM layer")
             bench_iam_overhead(bench, res)

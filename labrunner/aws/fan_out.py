@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_AT_ONCE = 16  # per fan-out; botocore keeps 10 connections per client and queues the rest
+MAX_AT_ONCE = 16  # per fan-out; past its 10 kept connections a client opens more and closes them after use
 
 
 def fan_out(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
