@@ -295,18 +295,13 @@ def bench_round_trips(bench: Bench, res: Results, runs: int) -> None:
     """`check` of every lab with every AWS request answered 0 and 100 ms later (the server's latency_ms
     fault): the difference of the medians over 100 ms is the round trips a check waits for in a row."""
     latency = round_trips.LATENCY_MS
-    seconds: dict[int, list[float]] = {}
-    try:
-        for delay in (0, latency):
-            round_trips.set_latency(bench, delay)
-            seconds[delay] = round_trips.check_seconds(bench, runs)
-    finally:
-        round_trips.set_latency(bench, 0)
+    seconds = round_trips.check_at_latencies(bench, runs, (0, latency))
     t0, t100 = median(seconds[0]), median(seconds[latency])
     trips = (t100 - t0) / (latency / 1000)
     res.raw["round_trips"] = {"check_0ms": seconds[0], f"check_{latency}ms": seconds[latency], "round_trips": trips}
     res.add(
-        f"`labrunner check` of every lab, 0 ms → {latency} ms per AWS request (`latency_ms`, median of {runs} each)",
+        f"`labrunner check` of every lab, 0 ms → {latency} ms per AWS request (`latency_ms`, median of {runs} "
+        "each, taking turns)",
         f"{s(t0)} → {s(t100)}",
     )
     target = round_trips.TARGET_ROUND_TRIPS

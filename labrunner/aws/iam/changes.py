@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from labrunner.aws.fan_out import together
 from labrunner.aws.stack import partition
 
 # IAM calls that change what a role may do: on the role, or on a customer managed policy it has.
@@ -58,14 +59,13 @@ def _time(event: Mapping[str, Any]) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _events(cloudtrail: Any, resource: str, since: datetime) -> Iterator[dict[str, Any]]:
-    """Events that name `resource` since `since`, newest first: one narrow lookup (by ResourceName,
-    from `since`), never the account's whole history."""
-    params = {
-        "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": resource}],
-        "StartTime": since,
-        "EndTime": datetime.now(UTC) + timedelta(minutes=1),
-    }
+WRITES = {"AttributeKey": "ReadOnly", "AttributeValue": "false"}
+
+
+def _events(cloudtrail: Any, attribute: Mapping[str, str], since: datetime) -> Iterator[dict[str, Any]]:
+    """Events with `attribute` since `since`, newest first; pages are asked for only as they are read.
+    No EndTime: CloudTrail's own now, so a clock behind AWS's misses nothing."""
+    params = {"LookupAttributes": [dict(attribute)], "StartTime": since}
     for page in cloudtrail.get_paginator("lookup_events").paginate(**params):
         yield from page.get("Events", [])
 
@@ -95,18 +95,20 @@ def _change(event: Mapping[str, Any], role_name: str, policy_arns: Sequence[str]
 def role_trail_since(cloudtrail: Any, role_name: str, since: datetime, policy_arns: Sequence[str] = ()) -> TrailSince:
     """The role's permission changes since `since` and how far the history has caught up (reads).
 
-    One lookup by the role's name (plus one per customer managed policy it has), from `since` on:
-    the number of requests depends on what happened since then, not on the account's history.
+    Two lookups at once, each usually one request whatever happened before `since`: the account's
+    write events since then (what a person, CloudFormation or a solve did), kept when they change the
+    role or one of `policy_arns`; and the role's own events, newest first, read only up to the newest
+    read of it. Looking the changes up among the role's events instead would page through every read
+    of it as well, and each check reads it again: a `check --watch` would grow slower by the round.
     """
-    changes: list[RoleChange] = []
-    covered: datetime | None = None
-    for event in _events(cloudtrail, role_name, since):
-        if event.get("ReadOnly") == "true":
-            covered = max(covered, _time(event)) if covered else _time(event)
-        change = _change(event, role_name, policy_arns)
-        if change is not None:
-            changes.append(change)
-    for arn in policy_arns:
-        changes += [c for e in _events(cloudtrail, arn, since) if (c := _change(e, role_name, policy_arns))]
-    changes.sort(key=lambda c: c.time, reverse=True)
-    return TrailSince(changes=tuple(changes), covered_until=covered)
+    by_role = {"AttributeKey": "ResourceName", "AttributeValue": role_name}
+
+    def newest_read() -> datetime | None:
+        return next((_time(e) for e in _events(cloudtrail, by_role, since) if e.get("ReadOnly") == "true"), None)
+
+    def changes() -> list[RoleChange]:
+        return [c for e in _events(cloudtrail, WRITES, since) if (c := _change(e, role_name, policy_arns))]
+
+    covered, found = together(newest_read, changes)
+    found.sort(key=lambda c: c.time, reverse=True)
+    return TrailSince(changes=tuple(found), covered_until=covered)
