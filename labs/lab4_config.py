@@ -39,7 +39,7 @@ from labrunner.aws.config import (
     start_evaluation,
     wait_until_recorded,
 )
-from labrunner.aws.demo_bucket import students_demo_bucket
+from labrunner.aws.demo_bucket import DemoSearch, students_demo_bucket
 from labrunner.aws.fan_out import fan_out, together
 from labrunner.aws.s3 import (
     LAB_TAG,
@@ -68,10 +68,15 @@ def demo_bucket(ctx: Context) -> str | None:
     """The lab's demo bucket: the one solve made for this stack (by its tags), else one named as the
     lab text does (immersion-config-demo-…), else the student's own of any name that Config has
     recorded (labrunner.aws.demo_bucket says what is never taken for it); None before it exists."""
+    return demo_search(ctx).bucket
+
+
+def demo_search(ctx: Context) -> DemoSearch:
+    """demo_bucket's answer, with the newer buckets it passed over and why."""
     s3 = ctx.client("s3")
     found = made.find(s3, made.DEMO, ctx, any_ending=True)
     if found is not None:
-        return found
+        return DemoSearch(found)
     info = ctx.find_stack()
     stack_buckets = [r.physical_id for r in info.resources.values() if r.type == S3_BUCKET] if info else []
     return students_demo_bucket(
@@ -681,12 +686,13 @@ class RemediatedStep(Step):
             yield region
             return
         config = ctx.client("config")
-        rules, recorder, demo, upload = together(
+        rules, recorder, search, upload = together(
             lambda: config_rules(config),
             lambda: describe_recorder(config),
-            lambda: demo_bucket(ctx),
+            lambda: demo_search(ctx),
             lambda: upload_bucket(ctx),
         )
+        demo = search.bucket
         targets = [demo] if demo else []
         if targets:
             yield Check.ok("demo bucket", f"{targets[0]}: {demo_reason(ctx, targets[0])}")
@@ -696,7 +702,8 @@ class RemediatedStep(Step):
                 "demo bucket",
                 f"there is no demo bucket for lab 4 in {ctx.region}: none named {label}, and no bucket made since "
                 "the stack that AWS Config has recorded (the stack's buckets, log buckets, Config's delivery "
-                "bucket and cf-templates-… do not count)",
+                "bucket and cf-templates-… do not count)"
+                + (f"; the newest passed over: {search.explain()}" if search.passed_over else ""),
                 f"Create it first (step lab4.noncompliance): S3 → Create bucket → any name, e.g. {label} → keep "
                 "the defaults → Create; it counts once AWS Config has recorded it (lab4.recorder on).",
             )

@@ -18,11 +18,14 @@ that the student made for the demo:
   uploads it to an S3 bucket in your AWS account. If you don't already have an S3 bucket that was
   created by CloudFormation, it creates a unique bucket for each Region").
 
-"Made after the stack" reads ListBuckets' CreationDate, which "can change when making changes to
-your bucket, such as editing its bucket policy" (Amazon S3 API Reference, Bucket): an older bucket
-edited since may look new, so lab4.remediated names the bucket it took and why. In an account
-several students share, a bucket named as the lab does (or solve's) is the sure way:
-a hand-named bucket of another student made after this stack could be taken for this one's.
+"Made after the stack" reads ListBuckets' CreationDate, which has a second's resolution on AWS
+(ListAllMyBucketsResult shows 2011-10-13T15:02:48.000Z) while the stack's CreationTime has
+sub-seconds: a bucket made in the stack's second counts as made after it. CreationDate "can
+change when making changes to your bucket, such as editing its bucket policy" (Amazon S3 API
+Reference, Bucket): an older bucket edited since may look new, so lab4.remediated names the
+bucket it took and why (or, taking none, the buckets it passed over and why). In an account
+several students share, a bucket named as the lab does (or solve's) is the sure way: a
+hand-named bucket of another student made after this stack could be taken for this one's.
 """
 
 from __future__ import annotations
@@ -78,6 +81,69 @@ def _log_target(s3: Any, bucket: str) -> str | None:
     return logging.target_bucket if logging else None
 
 
+@dataclass(frozen=True)
+class PassedOver:
+    """A bucket not taken for the demo bucket, and why."""
+
+    name: str
+    why: str
+    rank: int  # how likely a student made it for the demo: MAYBE_DEMO, INFRASTRUCTURE or OLDER
+
+
+MAYBE_DEMO = 0  # made since the stack by someone: what a student looks for first
+INFRASTRUCTURE = 1  # the lab's, a stack's or a tool's own bucket
+OLDER = 2  # made before the stack (a real account may hold many)
+
+
+@dataclass(frozen=True)
+class DemoSearch:
+    """The demo bucket found (None: none), and the buckets newer than it that were passed over,
+    newest first: what a student who made their own and is told "no demo bucket" needs to read."""
+
+    bucket: str | None
+    passed_over: tuple[PassedOver, ...] = ()
+
+    def explain(self, at_most: int = 3) -> str:
+        """The newest buckets passed over and why, in one clause ('' when there are none): buckets
+        a student may have made for the demo first, then infrastructure, then older buckets."""
+        ordered = sorted(self.passed_over, key=lambda p: p.rank)
+        shown = [f"{p.name} ({p.why})" for p in ordered[:at_most]]
+        more = len(ordered) - at_most
+        if more > 0:
+            shown.append(f"{more} more")
+        return "; ".join(shown)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _infrastructure(name: str, stack_buckets: set[str], stack_logs: dict[str, str], delivery: set[str]) -> str | None:
+    """Why this bucket is the lab's, the stack's or a tool's own, by name alone (None: it may be the demo)."""
+    if name in stack_buckets:
+        return "a bucket of the workload's stack"
+    if name in stack_logs:
+        return f"a log bucket: {stack_logs[name]} logs to it"
+    if name in delivery:
+        return "AWS Config's delivery bucket"
+    if name.startswith(CONSOLE_TEMPLATE_PREFIX):
+        return "the CloudFormation console's template bucket"
+    if name.startswith(NOT_DEMO_PREFIXES):
+        return "named as the lab's log or delivery bucket"
+    return None
+
+
+def _tagged(tags: dict[str, str]) -> str | None:
+    """Why a bucket's tags say it is a stack's or solve's own (None: they do not)."""
+    if CFN_STACK_TAG in tags:
+        return f"a bucket of the CloudFormation stack {tags[CFN_STACK_TAG]}"
+    if made.STACK_TAG_KEY in tags:
+        return f"made by labrunner's solve for the stack {tags[made.STACK_TAG_KEY]}"
+    if tags.get(LAB_TAG["Key"]) == LAB_TAG["Value"]:
+        return "made by labrunner's solve for the lab"
+    return None
+
+
 def students_demo_bucket(
     s3: Any,
     config: Any,
@@ -85,28 +151,43 @@ def students_demo_bucket(
     region: str,
     since: datetime | None,
     not_these: Iterable[str],
-) -> str | None:
-    """The newest bucket the student made for the demo (see the module's docstring), or None.
+) -> DemoSearch:
+    """The newest bucket the student made for the demo (see the module's docstring), and why each
+    newer bucket is not it.
 
     `since`: when the workload's stack was made (None: no stack, any age); `not_these`: buckets
     known not to be the demo bucket (the stack's own)."""
-    excluded = set(not_these) | {c.bucket for c in delivery_channels(config)}
-    excluded |= {t for t in (_log_target(s3, b) for b in not_these) if t}
-    candidates = [
-        b
-        for b in own_buckets(s3, region)
-        if b.name not in excluded
-        and not b.name.startswith(NOT_DEMO_PREFIXES)
-        and (since is None or b.created is None or b.created >= since)
-    ]
-    tagged_out: set[str] = set()
+    stack_buckets = set(not_these)
+    delivery = {c.bucket for c in delivery_channels(config)}
+    stack_logs = {t: b for b in stack_buckets if (t := _log_target(s3, b))}
+    cutoff = since.replace(microsecond=0) if since is not None else None  # CreationDate's resolution
+    passed: dict[str, PassedOver] = {}
+    candidates: list[OwnBucket] = []
+    newest = own_buckets(s3, region)
+    for b in newest:
+        if (why := _infrastructure(b.name, stack_buckets, stack_logs, delivery)) is not None:
+            passed[b.name] = PassedOver(b.name, why, INFRASTRUCTURE)
+        elif cutoff is not None and b.created is not None and b.created < cutoff:
+            passed[b.name] = PassedOver(b.name, f"made {_utc(b.created)}, before the stack ({_utc(cutoff)})", OLDER)
+        else:
+            candidates.append(b)
+    remaining: list[OwnBucket] = []
     for b in candidates:
-        tags = made.bucket_tags(s3, b.name)
-        if CFN_STACK_TAG in tags or made.STACK_TAG_KEY in tags or tags.get(LAB_TAG["Key"]) == LAB_TAG["Value"]:
-            tagged_out.add(b.name)
-    candidates = [b for b in candidates if b.name not in tagged_out]
-    log_targets = {t for t in (_log_target(s3, b.name) for b in candidates) if t}
-    for b in candidates:
-        if b.name not in log_targets and recorded_at(config, b.name) is not None:
-            return b.name
-    return None
+        if (why := _tagged(made.bucket_tags(s3, b.name))) is not None:
+            passed[b.name] = PassedOver(b.name, why, INFRASTRUCTURE)
+        else:
+            remaining.append(b)
+    log_sources = {t: b.name for b in remaining if (t := _log_target(s3, b.name))}
+    found: str | None = None
+    for b in remaining:
+        if b.name in log_sources:
+            passed[b.name] = PassedOver(b.name, f"a log bucket: {log_sources[b.name]} logs to it", MAYBE_DEMO)
+        elif recorded_at(config, b.name) is None:
+            why = "AWS Config has not recorded it yet; it does within minutes while the recorder is on"
+            passed[b.name] = PassedOver(b.name, why, MAYBE_DEMO)
+        else:
+            found = b.name
+            break
+    names = [b.name for b in newest]
+    newer = names[: names.index(found)] if found is not None else names
+    return DemoSearch(found, tuple(passed[name] for name in newer))

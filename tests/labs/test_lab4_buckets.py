@@ -4,16 +4,20 @@ AWS's managed rules define it — by the grader and by the local Config alike (h
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from labrunner.aws import lab_buckets
 from labrunner.aws.config import ENCRYPTION_RULE, LOGGING_RULE, ConfigRule, bucket_view
+from labrunner.aws.demo_bucket import students_demo_bucket
 from labrunner.context import Context
 from labrunner.local.admin import make_legacy_unencrypted_bucket
 from labrunner.model import Status
+from labs.lab4_config import demo_search
 from tests.helpers import run, statuses, step
 
 SETUP = ["lab4.recorder", "lab4.rules"]
@@ -181,6 +185,15 @@ def test_a_students_demo_bucket_of_any_name_is_found_and_nothing_else_is(ctx: Co
         recorded(ctx, bucket)
     checks = demo_checks(ctx)
     assert "there is no demo bucket" in checks["demo bucket"], checks
+    # ... and why each bucket was passed over.
+    why = {p.name: p.why for p in demo_search(ctx.check_run()).passed_over}
+    assert why["cf-templates-1a2b3c4d5e6f-us-east-1"] == "the CloudFormation console's template bucket"
+    assert why["my-access-logs"] == f"a log bucket: {upload} logs to it"
+    assert why[upload] == "a bucket of the workload's stack"
+    assert [why[b] for b in why if b.startswith("someone-else-")] == [
+        "a bucket of the CloudFormation stack someone-else"
+    ]
+    assert why["older-team-data"].startswith("made "), why
     assert "any name" in run(ctx, "check", ["lab4.remediated"]).steps[0].checks[0].hint
 
     # The student's own bucket, named as they like: found once Config has recorded it.
@@ -204,7 +217,36 @@ def test_a_bucket_config_has_not_recorded_is_not_taken_for_the_demo(deployed: Co
     assert statuses(run(ctx, "solve", SETUP)) == dict.fromkeys(SETUP, Status.PASS)
     ctx.client("config").stop_configuration_recorder(ConfigurationRecorderName="default")
     ctx.client("s3").create_bucket(Bucket="made-while-config-slept")
-    assert "there is no demo bucket" in demo_checks(ctx)["demo bucket"]
+    detail = demo_checks(ctx)["demo bucket"]
+    assert "there is no demo bucket" in detail
+    assert "passed over: made-while-config-slept (AWS Config has not recorded it yet" in detail, detail
+
+
+def test_a_bucket_made_in_the_stacks_second_counts_as_made_after_it(ctx: Context) -> None:
+    """ListBuckets' CreationDate has whole seconds, the stack's CreationTime sub-seconds: a bucket made
+    0.5 s after a stack (both in one second) shows a CreationDate 'before' it, and is still the demo."""
+    assert statuses(run(ctx, "solve", SETUP)) == dict.fromkeys(SETUP, Status.PASS)
+    s3, config = ctx.client("s3"), ctx.client("config")
+    s3.create_bucket(Bucket="made-right-after")
+    recorded(ctx, "made-right-after")
+    created = next(b["CreationDate"] for b in s3.list_buckets()["Buckets"] if b["Name"] == "made-right-after")
+    assert created.microsecond == 0
+    since = created + timedelta(milliseconds=500)  # the stack, made in the same second just before it
+    found = students_demo_bucket(s3, config, region=ctx.region, since=since, not_these=[])
+    assert found.bucket == "made-right-after", found
+    later = students_demo_bucket(s3, config, region=ctx.region, since=created + timedelta(seconds=1), not_these=[])
+    why = {p.name: p.why for p in later.passed_over}
+    assert later.bucket is None and why["made-right-after"].startswith("made "), later
+
+
+def test_a_bucket_older_than_the_stack_is_passed_over_with_both_times(ctx: Context) -> None:
+    ctx.client("s3").create_bucket(Bucket="older-team-data")
+    time.sleep(1.1)  # bucket creation dates have a second's resolution
+    assert statuses(run(ctx, "solve", ["setup", *SETUP]))["lab4.rules"] is Status.PASS
+    ctx.refresh()
+    recorded(ctx, "older-team-data")
+    detail = demo_checks(ctx)["demo bucket"]
+    assert re.search(r"older-team-data \(made \S+ \S+ UTC, before the stack \(\S+ \S+ UTC\)\)", detail), detail
 
 
 def test_solves_tagged_demo_bucket_comes_before_a_newer_bucket(deployed: Context) -> None:
