@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,18 +82,21 @@ def _log_target(s3: Any, bucket: str) -> str | None:
     return logging.target_bucket if logging else None
 
 
+class Rank(IntEnum):
+    """Which passed-over buckets a student reads first."""
+
+    MAYBE_DEMO = 0  # made since the stack, yet not taken: what a student looks for first
+    OLDER = 1  # made before the stack: perhaps the student's, made too early (newest first)
+    INFRASTRUCTURE = 2  # the lab's, a stack's or a tool's own: the detail already says these do not count
+
+
 @dataclass(frozen=True)
 class PassedOver:
     """A bucket not taken for the demo bucket, and why."""
 
     name: str
     why: str
-    rank: int  # how likely a student made it for the demo: MAYBE_DEMO, INFRASTRUCTURE or OLDER
-
-
-MAYBE_DEMO = 0  # made since the stack by someone: what a student looks for first
-INFRASTRUCTURE = 1  # the lab's, a stack's or a tool's own bucket
-OLDER = 2  # made before the stack (a real account may hold many)
+    rank: Rank
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ class DemoSearch:
 
     def explain(self, at_most: int = 3) -> str:
         """The newest buckets passed over and why, in one clause ('' when there are none): buckets
-        a student may have made for the demo first, then infrastructure, then older buckets."""
+        a student may have made for the demo first, then older buckets, then infrastructure."""
         ordered = sorted(self.passed_over, key=lambda p: p.rank)
         shown = [f"{p.name} ({p.why})" for p in ordered[:at_most]]
         more = len(ordered) - at_most
@@ -166,25 +170,26 @@ def students_demo_bucket(
     newest = own_buckets(s3, region)
     for b in newest:
         if (why := _infrastructure(b.name, stack_buckets, stack_logs, delivery)) is not None:
-            passed[b.name] = PassedOver(b.name, why, INFRASTRUCTURE)
+            passed[b.name] = PassedOver(b.name, why, Rank.INFRASTRUCTURE)
         elif cutoff is not None and b.created is not None and b.created < cutoff:
-            passed[b.name] = PassedOver(b.name, f"made {_utc(b.created)}, before the stack ({_utc(cutoff)})", OLDER)
+            why = f"made {_utc(b.created)}, before the stack ({_utc(cutoff)})"
+            passed[b.name] = PassedOver(b.name, why, Rank.OLDER)
         else:
             candidates.append(b)
     remaining: list[OwnBucket] = []
     for b in candidates:
         if (why := _tagged(made.bucket_tags(s3, b.name))) is not None:
-            passed[b.name] = PassedOver(b.name, why, INFRASTRUCTURE)
+            passed[b.name] = PassedOver(b.name, why, Rank.INFRASTRUCTURE)
         else:
             remaining.append(b)
     log_sources = {t: b.name for b in remaining if (t := _log_target(s3, b.name))}
     found: str | None = None
     for b in remaining:
         if b.name in log_sources:
-            passed[b.name] = PassedOver(b.name, f"a log bucket: {log_sources[b.name]} logs to it", MAYBE_DEMO)
+            passed[b.name] = PassedOver(b.name, f"a log bucket: {log_sources[b.name]} logs to it", Rank.MAYBE_DEMO)
         elif recorded_at(config, b.name) is None:
             why = "AWS Config has not recorded it yet; it does within minutes while the recorder is on"
-            passed[b.name] = PassedOver(b.name, why, MAYBE_DEMO)
+            passed[b.name] = PassedOver(b.name, why, Rank.MAYBE_DEMO)
         else:
             found = b.name
             break
